@@ -1,0 +1,42 @@
+#include "fp8ops/dtype.h"
+
+#include <cstring>
+
+namespace fp8ops {
+
+const char* DTypeName(DType t) {
+  switch (t) {
+    case DType::kFloat: return "float";
+    case DType::kFloat16: return "float16";
+    case DType::kBFloat16: return "bfloat16";
+    case DType::kE4M3FN: return "float8e4m3fn";
+    case DType::kE5M2: return "float8e5m2";
+    default: return "unsupported";
+  }
+}
+
+void LoadAsFloat(const void* src, DType t, int64_t n, float* dst) {
+  if (t == DType::kFloat) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  } else if (t == DType::kFloat16) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = HalfToFloat(s[i]);
+  } else {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToFloat(s[i]);
+  }
+}
+
+void StoreFromFloat(const float* src, int64_t n, DType t, void* dst) {
+  if (t == DType::kFloat) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  } else if (t == DType::kFloat16) {
+    auto* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = FloatToHalf(src[i]);
+  } else {
+    auto* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = FloatToBf16(src[i]);
+  }
+}
+
+}  // namespace fp8ops

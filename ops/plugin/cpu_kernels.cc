@@ -1,0 +1,212 @@
+#include "ops/plugin/cpu_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "ops/reference/reference_kernels.h"
+
+namespace fp8ops::plugin {
+namespace {
+
+#define FP8OPS_ASSIGN_OR_RETURN(lhs, expr) \
+  auto lhs##_or = (expr);                  \
+  if (!lhs##_or.ok()) return lhs##_or.status(); \
+  auto lhs = *std::move(lhs##_or)
+
+#define FP8OPS_RETURN_IF_ERROR(expr)      \
+  do {                                    \
+    if (auto _s = (expr); !_s.ok()) return _s; \
+  } while (0)
+
+// Rows of X viewed as [rows, k] with k the last dimension.
+int64_t LeadingRows(const std::vector<int64_t>& shape) {
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
+  return rows;
+}
+
+// Splits [0, total) into about `chunks` contiguous ranges of at least `min_len`.
+struct Ranges {
+  int64_t total, len, count;
+  Ranges(int64_t total_, int64_t min_len) : total(total_) {
+    len = std::max<int64_t>(min_len, 1);
+    count = total == 0 ? 0 : (total + len - 1) / len;
+  }
+  int64_t Begin(int64_t i) const { return i * len; }
+  int64_t End(int64_t i) const { return std::min(total, (i + 1) * len); }
+};
+
+absl::Status CheckScaleValues(const float* s, int64_t n, const char* name) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(std::isfinite(s[i]) && s[i] > 0.0f)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", name, "[", i, "]=", s[i], " must be finite and > 0"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- QuantizeFP8
+
+absl::StatusOr<std::unique_ptr<QuantizeFp8CpuKernel>> QuantizeFp8CpuKernel::Create(
+    const OrtKernelInfo* info) {
+  auto k = std::make_unique<QuantizeFp8CpuKernel>();
+  FP8OPS_ASSIGN_OR_RETURN(block_size, IntAttr(info, "block_size", 128));
+  FP8OPS_ASSIGN_OR_RETURN(fp8_type, IntAttr(info, "fp8_type", 17));
+  FP8OPS_ASSIGN_OR_RETURN(saturate, IntAttr(info, "saturate", 1));
+  FP8OPS_ASSIGN_OR_RETURN(scale_pow2, IntAttr(info, "scale_pow2", 0));
+  k->attrs_ = {block_size, fp8_type, saturate, scale_pow2};
+  FP8OPS_RETURN_IF_ERROR(ValidateQuantizeAttrs(k->attrs_));
+  FP8OPS_ASSIGN_OR_RETURN(x_type, KernelInputType(info, quantize_io::kX));
+  FP8OPS_ASSIGN_OR_RETURN(scale_type, KernelInputType(info, quantize_io::kScale));
+  if (!x_type) return absl::InvalidArgumentError("input X is missing");
+  FP8OPS_RETURN_IF_ERROR(ValidateQuantizeTypes(*x_type, scale_type));
+  return k;
+}
+
+absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
+  FP8OPS_ASSIGN_OR_RETURN(x, GetInput(ctx, quantize_io::kX));
+  FP8OPS_ASSIGN_OR_RETURN(scale, GetInput(ctx, quantize_io::kScale));
+  if (!x) return absl::InvalidArgumentError("input X is missing");
+  std::optional<TensorDesc> scale_desc;
+  if (scale) scale_desc = scale->desc;
+  FP8OPS_RETURN_IF_ERROR(ValidateQuantizeInputs(attrs_, x->desc, scale_desc));
+
+  reference::QuantizeProblem p;
+  p.k = x->desc.shape.back();
+  p.rows = LeadingRows(x->desc.shape);
+  p.x = x->data;
+  p.x_type = x->desc.type;
+  p.block_size = attrs_.block_size;
+  p.params = {static_cast<Fp8Format>(attrs_.fp8_type), attrs_.saturate != 0, attrs_.scale_pow2 != 0};
+  if (scale) {
+    p.static_scale = static_cast<const float*>(scale->data);
+    p.static_scale_count = scale->desc.NumElements();
+    FP8OPS_RETURN_IF_ERROR(CheckScaleValues(p.static_scale, p.static_scale_count, "scale"));
+  }
+  FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, quantize_io::kY, x->desc.shape));
+  FP8OPS_ASSIGN_OR_RETURN(y_scale,
+                          AllocOutput(ctx, quantize_io::kYScale,
+                                      QuantizeScaleShape(x->desc.shape, attrs_.block_size)));
+  p.y = static_cast<uint8_t*>(y);
+  p.y_scale = static_cast<float*>(y_scale);
+
+  // About 64 KiB of input per task.
+  const Ranges rows(p.rows, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, p.k)));
+  auto task = [&](size_t i) { reference::QuantizeFp8(p, rows.Begin(i), rows.End(i)); };
+  return ParallelFor(ctx, static_cast<size_t>(rows.count), task);
+}
+
+// -------------------------------------------------------------------------------------- FP8GEMM
+
+absl::StatusOr<std::unique_ptr<Fp8GemmCpuKernel>> Fp8GemmCpuKernel::Create(const OrtKernelInfo* info) {
+  auto k = std::make_unique<Fp8GemmCpuKernel>();
+  FP8OPS_ASSIGN_OR_RETURN(block_n, IntAttr(info, "block_n", 128));
+  FP8OPS_ASSIGN_OR_RETURN(block_k, IntAttr(info, "block_k", 128));
+  FP8OPS_ASSIGN_OR_RETURN(a_block, IntAttr(info, "a_block", 128));
+  FP8OPS_ASSIGN_OR_RETURN(out_type, IntAttr(info, "out_type", 1));
+  k->attrs_ = {block_n, block_k, a_block, out_type};
+  FP8OPS_RETURN_IF_ERROR(ValidateGemmAttrs(k->attrs_));
+  FP8OPS_ASSIGN_OR_RETURN(a_type, KernelInputType(info, gemm_io::kA));
+  FP8OPS_ASSIGN_OR_RETURN(a_scale_type, KernelInputType(info, gemm_io::kAScale));
+  FP8OPS_ASSIGN_OR_RETURN(b_type, KernelInputType(info, gemm_io::kB));
+  FP8OPS_ASSIGN_OR_RETURN(b_scale_type, KernelInputType(info, gemm_io::kBScale));
+  FP8OPS_ASSIGN_OR_RETURN(bias_type, KernelInputType(info, gemm_io::kBias));
+  if (!a_type) return absl::InvalidArgumentError("input A is missing");
+  if (!b_type) return absl::InvalidArgumentError("input B is missing");
+  if (!b_scale_type) return absl::InvalidArgumentError("input B_scale is missing");
+  FP8OPS_RETURN_IF_ERROR(
+      ValidateGemmTypes(k->attrs_, *a_type, a_scale_type, *b_type, *b_scale_type, bias_type));
+  return k;
+}
+
+absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
+  FP8OPS_ASSIGN_OR_RETURN(a, GetInput(ctx, gemm_io::kA));
+  FP8OPS_ASSIGN_OR_RETURN(a_scale, GetInput(ctx, gemm_io::kAScale));
+  FP8OPS_ASSIGN_OR_RETURN(b, GetInput(ctx, gemm_io::kB));
+  FP8OPS_ASSIGN_OR_RETURN(b_scale, GetInput(ctx, gemm_io::kBScale));
+  FP8OPS_ASSIGN_OR_RETURN(bias, GetInput(ctx, gemm_io::kBias));
+  if (!a || !b || !b_scale) return absl::InvalidArgumentError("inputs A, B and B_scale are required");
+  std::optional<TensorDesc> a_scale_desc, bias_desc;
+  if (a_scale) a_scale_desc = a_scale->desc;
+  if (bias) bias_desc = bias->desc;
+  FP8OPS_RETURN_IF_ERROR(
+      ValidateGemmInputs(attrs_, a->desc, a_scale_desc, b->desc, b_scale->desc, bias_desc));
+
+  reference::GemmProblem p;
+  p.k = a->desc.shape.back();
+  p.m = LeadingRows(a->desc.shape);
+  p.n = b->desc.shape[0];
+  p.a = a->data;
+  p.a_type = a->desc.type;
+  p.a_scale = a_scale ? static_cast<const float*>(a_scale->data) : nullptr;
+  p.a_block = attrs_.a_block;
+  p.b = static_cast<const uint8_t*>(b->data);
+  p.b_format = ToFp8Format(b->desc.type);
+  p.b_scale = static_cast<const float*>(b_scale->data);
+  p.block_n = attrs_.block_n;
+  p.block_k = attrs_.block_k;
+  p.bias = bias ? bias->data : nullptr;
+  p.out_type = static_cast<DType>(attrs_.out_type);
+  std::vector<int64_t> y_shape = a->desc.shape;
+  y_shape.back() = p.n;
+  FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, gemm_io::kY, y_shape));
+  p.y = y;
+
+  // Tiles of 32 rows x 64 columns: enough tasks for the pool at M=1 and reuse of each
+  // dequantized B row across the tile's rows.
+  const Ranges ms(p.m, 32), ns(p.n, 64);
+  auto task = [&](size_t t) {
+    const int64_t i = static_cast<int64_t>(t) / ns.count, j = static_cast<int64_t>(t) % ns.count;
+    reference::Fp8Gemm(p, ms.Begin(i), ms.End(i), ns.Begin(j), ns.End(j));
+  };
+  return ParallelFor(ctx, static_cast<size_t>(ms.count * ns.count), task);
+}
+
+// -------------------------------------------------------------------------------- DequantizeFP8
+
+absl::StatusOr<std::unique_ptr<DequantizeFp8CpuKernel>> DequantizeFp8CpuKernel::Create(
+    const OrtKernelInfo* info) {
+  auto k = std::make_unique<DequantizeFp8CpuKernel>();
+  FP8OPS_ASSIGN_OR_RETURN(block_size, OptionalIntAttr(info, "block_size"));
+  FP8OPS_ASSIGN_OR_RETURN(block_n, IntAttr(info, "block_n", 128));
+  FP8OPS_ASSIGN_OR_RETURN(block_k, IntAttr(info, "block_k", 128));
+  FP8OPS_ASSIGN_OR_RETURN(out_type, IntAttr(info, "out_type", 1));
+  k->attrs_ = {block_size, block_n, block_k, out_type};
+  FP8OPS_RETURN_IF_ERROR(ValidateDequantizeAttrs(k->attrs_));
+  FP8OPS_ASSIGN_OR_RETURN(x_type, KernelInputType(info, dequantize_io::kX));
+  FP8OPS_ASSIGN_OR_RETURN(scale_type, KernelInputType(info, dequantize_io::kScale));
+  if (!x_type || !scale_type) return absl::InvalidArgumentError("inputs X and scale are required");
+  FP8OPS_RETURN_IF_ERROR(ValidateDequantizeTypes(*x_type, *scale_type));
+  return k;
+}
+
+absl::Status DequantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
+  FP8OPS_ASSIGN_OR_RETURN(x, GetInput(ctx, dequantize_io::kX));
+  FP8OPS_ASSIGN_OR_RETURN(scale, GetInput(ctx, dequantize_io::kScale));
+  if (!x || !scale) return absl::InvalidArgumentError("inputs X and scale are required");
+  FP8OPS_RETURN_IF_ERROR(ValidateDequantizeInputs(attrs_, x->desc, scale->desc));
+
+  reference::DequantizeProblem p;
+  p.k = x->desc.shape.empty() ? 1 : x->desc.shape.back();
+  p.rows = LeadingRows(x->desc.shape);
+  p.x = static_cast<const uint8_t*>(x->data);
+  p.format = ToFp8Format(x->desc.type);
+  p.scale = static_cast<const float*>(scale->data);
+  p.scale_count = scale->desc.NumElements();
+  p.last_axis_groups = attrs_.block_size.has_value();
+  p.block_size = attrs_.block_size.value_or(0);
+  p.block_n = attrs_.block_n;
+  p.block_k = attrs_.block_k;
+  p.out_type = static_cast<DType>(attrs_.out_type);
+  FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, dequantize_io::kY, x->desc.shape));
+  p.y = y;
+  const Ranges rows(p.rows, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, p.k)));
+  auto task = [&](size_t i) { reference::DequantizeFp8(p, rows.Begin(i), rows.End(i)); };
+  return ParallelFor(ctx, static_cast<size_t>(rows.count), task);
+}
+
+}  // namespace fp8ops::plugin
