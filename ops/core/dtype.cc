@@ -11,6 +11,23 @@ const char* DTypeName(DType t) {
     case DType::kBFloat16: return "bfloat16";
     case DType::kE4M3FN: return "float8e4m3fn";
     case DType::kE5M2: return "float8e5m2";
+    default: break;
+  }
+  // Other ONNX element types, which the plugin passes through so that type errors can name them.
+  switch (static_cast<int32_t>(t)) {
+    case 2: return "uint8";
+    case 3: return "int8";
+    case 4: return "uint16";
+    case 5: return "int16";
+    case 6: return "int32";
+    case 7: return "int64";
+    case 8: return "string";
+    case 9: return "bool";
+    case 11: return "double";
+    case 12: return "uint32";
+    case 13: return "uint64";
+    case 18: return "float8e4m3fnuz";
+    case 20: return "float8e5m2fnuz";
     default: return "unsupported";
   }
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "ops/cpu/dispatch.h"
+#include "ops/cpu/quantize_fp8.h"
 #include "ops/reference/reference_kernels.h"
 
 namespace fp8ops::plugin {
@@ -37,6 +39,53 @@ struct Ranges {
   int64_t End(int64_t i) const { return std::min(total, (i + 1) * len); }
 };
 
+// Input i when it is a constant initializer (KernelInfoGetConstantInput_tensor), else nullopt.
+absl::StatusOr<std::optional<InputTensor>> ConstantInput(const OrtKernelInfo* info, size_t i) {
+  const OrtApi& api = Api();
+  int is_constant = 0;
+  const OrtValue* value = nullptr;
+  if (OrtStatus* s = api.KernelInfoGetConstantInput_tensor(info, i, &is_constant, &value)) {
+    api.ReleaseStatus(s);  // e.g. an absent optional input: not constant
+    return std::nullopt;
+  }
+  if (!is_constant || value == nullptr) return std::nullopt;
+  OrtTensorTypeAndShapeInfo* shape_info = nullptr;
+  if (auto s = FromOrt(api.GetTensorTypeAndShape(value, &shape_info)); !s.ok()) return s;
+  InputTensor t;
+  size_t rank = 0;
+  absl::Status st = FromOrt(api.GetDimensionsCount(shape_info, &rank));
+  if (st.ok()) {
+    t.desc.shape.resize(rank);
+    st = FromOrt(api.GetDimensions(shape_info, t.desc.shape.data(), rank));
+  }
+  api.ReleaseTensorTypeAndShapeInfo(shape_info);
+  if (!st.ok()) return st;
+  void* data = nullptr;
+  if (auto s = FromOrt(api.GetTensorMutableData(const_cast<OrtValue*>(value), &data)); !s.ok()) return s;
+  t.data = data;
+  return t;
+}
+
+// The layout of B and B_scale the kernels pack from; ok only if their shapes are valid.
+std::optional<cpu::PackBSource> PackSource(const GemmAttrs& attrs, DType b_type,
+                                           const InputTensor& b, const InputTensor& b_scale) {
+  if (b.desc.shape.size() != 2) return std::nullopt;
+  cpu::PackBSource src;
+  src.n = b.desc.shape[0];
+  src.k = b.desc.shape[1];
+  src.b = static_cast<const uint8_t*>(b.data);
+  src.format = ToFp8Format(b_type);
+  src.b_scale = static_cast<const float*>(b_scale.data);
+  src.b_scale_count = b_scale.desc.NumElements();
+  src.block_n = attrs.block_n;
+  src.block_k = attrs.block_k;
+  src.a_block = attrs.a_block;
+  const int64_t want = NumBlocks(src.n, src.block_n) * NumBlocks(src.k, src.block_k);
+  const bool per_tensor = attrs.block_n == 0 && attrs.block_k == 0 && src.b_scale_count == 1;
+  if (src.b_scale_count != want && !per_tensor) return std::nullopt;
+  return src;
+}
+
 absl::Status CheckScaleValues(const float* s, int64_t n, const char* name) {
   for (int64_t i = 0; i < n; ++i) {
     if (!(std::isfinite(s[i]) && s[i] > 0.0f)) {
@@ -60,6 +109,7 @@ absl::StatusOr<std::unique_ptr<QuantizeFp8CpuKernel>> QuantizeFp8CpuKernel::Crea
   FP8OPS_ASSIGN_OR_RETURN(scale_pow2, IntAttr(info, "scale_pow2", 0));
   k->attrs_ = {block_size, fp8_type, saturate, scale_pow2};
   FP8OPS_RETURN_IF_ERROR(ValidateQuantizeAttrs(k->attrs_));
+  k->isa_ = cpu::ActiveIsa();
   FP8OPS_ASSIGN_OR_RETURN(x_type, KernelInputType(info, quantize_io::kX));
   FP8OPS_ASSIGN_OR_RETURN(scale_type, KernelInputType(info, quantize_io::kScale));
   if (!x_type) return absl::InvalidArgumentError("input X is missing");
@@ -96,7 +146,7 @@ absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
 
   // About 64 KiB of input per task.
   const Ranges rows(p.rows, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, p.k)));
-  auto task = [&](size_t i) { reference::QuantizeFp8(p, rows.Begin(i), rows.End(i)); };
+  auto task = [&](size_t i) { cpu::QuantizeFp8(p, rows.Begin(i), rows.End(i), isa_); };
   return ParallelFor(ctx, static_cast<size_t>(rows.count), task);
 }
 
@@ -120,6 +170,15 @@ absl::StatusOr<std::unique_ptr<Fp8GemmCpuKernel>> Fp8GemmCpuKernel::Create(const
   if (!b_scale_type) return absl::InvalidArgumentError("input B_scale is missing");
   FP8OPS_RETURN_IF_ERROR(
       ValidateGemmTypes(k->attrs_, *a_type, a_scale_type, *b_type, *b_scale_type, bias_type));
+  k->isa_ = cpu::ActiveIsa();
+  // Pack a constant weight now (invalid shapes are left for Compute to report).
+  FP8OPS_ASSIGN_OR_RETURN(b_const, ConstantInput(info, gemm_io::kB));
+  FP8OPS_ASSIGN_OR_RETURN(b_scale_const, ConstantInput(info, gemm_io::kBScale));
+  if (b_const && b_scale_const) {
+    if (auto src = PackSource(k->attrs_, *b_type, *b_const, *b_scale_const)) {
+      k->packed_b_ = cpu::PackB(*src, k->isa_);
+    }
+  }
   return k;
 }
 
@@ -136,34 +195,29 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
   FP8OPS_RETURN_IF_ERROR(
       ValidateGemmInputs(attrs_, a->desc, a_scale_desc, b->desc, b_scale->desc, bias_desc));
 
-  reference::GemmProblem p;
-  p.k = a->desc.shape.back();
-  p.m = LeadingRows(a->desc.shape);
-  p.n = b->desc.shape[0];
-  p.a = a->data;
-  p.a_type = a->desc.type;
-  p.a_scale = a_scale ? static_cast<const float*>(a_scale->data) : nullptr;
-  p.a_block = attrs_.a_block;
-  p.b = static_cast<const uint8_t*>(b->data);
-  p.b_format = ToFp8Format(b->desc.type);
-  p.b_scale = static_cast<const float*>(b_scale->data);
-  p.block_n = attrs_.block_n;
-  p.block_k = attrs_.block_k;
-  p.bias = bias ? bias->data : nullptr;
-  p.out_type = static_cast<DType>(attrs_.out_type);
   std::vector<int64_t> y_shape = a->desc.shape;
-  y_shape.back() = p.n;
+  y_shape.back() = b->desc.shape[0];
   FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, gemm_io::kY, y_shape));
-  p.y = y;
 
-  // Tiles of 32 rows x 64 columns: enough tasks for the pool at M=1 and reuse of each
-  // dequantized B row across the tile's rows.
-  const Ranges ms(p.m, 32), ns(p.n, 64);
-  auto task = [&](size_t t) {
-    const int64_t i = static_cast<int64_t>(t) / ns.count, j = static_cast<int64_t>(t) % ns.count;
-    reference::Fp8Gemm(p, ms.Begin(i), ms.End(i), ns.Begin(j), ns.End(j));
+  cpu::GemmInput in;
+  in.m = LeadingRows(a->desc.shape);
+  in.a = a->data;
+  in.a_type = a->desc.type;
+  in.a_scale = a_scale ? static_cast<const float*>(a_scale->data) : nullptr;
+  in.a_block = attrs_.a_block;
+  in.bias = bias ? bias->data : nullptr;
+  in.out_type = static_cast<DType>(attrs_.out_type);
+  in.y = y;
+  auto parallel = [ctx](size_t n, absl::FunctionRef<void(size_t)> task) -> absl::Status {
+    auto fn = [&task](size_t i) { task(i); };
+    return ParallelFor(ctx, n, fn);
   };
-  return ParallelFor(ctx, static_cast<size_t>(ms.count * ns.count), task);
+  if (packed_b_ != nullptr) return cpu::Fp8Gemm(*packed_b_, in, parallel);
+  // B (or B_scale) is computed at run time: pack it for this call.
+  const auto src = PackSource(attrs_, b->desc.type, *b, *b_scale);
+  if (!src) return absl::InternalError("B / B_scale shapes passed validation but cannot be packed");
+  const auto packed = cpu::PackB(*src, isa_, parallel);
+  return cpu::Fp8Gemm(*packed, in, parallel);
 }
 
 // -------------------------------------------------------------------------------- DequantizeFP8

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "ops/common/op_validation.h"
+#include "ops/cpu/fp8_gemm.h"
+#include "ops/cpu/isa.h"
 #include "ops/plugin/ort_glue.h"
 
 namespace fp8ops::plugin {
@@ -22,6 +24,7 @@ class QuantizeFp8CpuKernel {
 
  private:
   QuantizeAttrs attrs_;
+  cpu::Isa isa_ = cpu::Isa::kScalar;  // ops/cpu kernels' level (ops/cpu/dispatch.h)
 };
 
 class Fp8GemmCpuKernel {
@@ -32,6 +35,10 @@ class Fp8GemmCpuKernel {
 
  private:
   GemmAttrs attrs_;
+  cpu::Isa isa_ = cpu::Isa::kScalar;
+  // B and B_scale packed at creation when both are constant initializers: the only copy of the
+  // weight the kernel keeps (about 1 byte per weight). Otherwise B is packed per call.
+  std::unique_ptr<const cpu::PackedB> packed_b_;
 };
 
 class DequantizeFp8CpuKernel {

@@ -28,7 +28,9 @@ DType FromOrtType(ONNXTensorElementDataType t) {
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return DType::kBFloat16;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN: return DType::kE4M3FN;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2: return DType::kE5M2;
-    default: return DType::kUndefined;
+    // NOTE: other types keep their ONNX value (ORT's enum has the same numbers): validation
+    // rejects them, and DTypeName names them ("int32") in the error.
+    default: return static_cast<DType>(t);
   }
 }
 

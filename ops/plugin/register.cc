@@ -19,6 +19,9 @@
 #include "fp8ops/quantize.h"
 #include "ops/plugin/cpu_kernels.h"
 #include "ops/plugin/ort_glue.h"
+#ifdef FP8OPS_WITH_CUDA
+#include "ops/cuda/cuda_loader.h"
+#endif
 
 namespace fp8ops::plugin {
 namespace {
@@ -145,6 +148,8 @@ template <typename Kernel>
 struct OpAdapter : OrtCustomOp {
   std::vector<IoSpec> inputs, outputs;
   absl::Status (*infer)(OrtShapeInferContext*);
+  const char* ep = nullptr;             // execution provider; nullptr = CPU
+  std::vector<OrtMemType> input_mem;    // per input; missing = OrtMemTypeDefault
 
   struct Instance {
     std::unique_ptr<Kernel> kernel;
@@ -157,7 +162,7 @@ struct OpAdapter : OrtCustomOp {
     CreateKernel = nullptr;
     KernelCompute = nullptr;
     GetName = [](const OrtCustomOp*) noexcept { return Kernel::kOpName; };
-    GetExecutionProviderType = [](const OrtCustomOp*) noexcept -> const char* { return nullptr; };
+    GetExecutionProviderType = [](const OrtCustomOp* op) noexcept -> const char* { return Self(op)->ep; };
     GetInputTypeCount = [](const OrtCustomOp* op) noexcept { return Self(op)->inputs.size(); };
     GetInputType = [](const OrtCustomOp* op, size_t i) noexcept { return Self(op)->inputs[i].type; };
     GetInputCharacteristic = [](const OrtCustomOp* op, size_t i) noexcept {
@@ -168,7 +173,9 @@ struct OpAdapter : OrtCustomOp {
     GetOutputCharacteristic = [](const OrtCustomOp* op, size_t i) noexcept {
       return Self(op)->outputs[i].characteristic;
     };
-    GetInputMemoryType = [](const OrtCustomOp*, size_t) noexcept { return OrtMemTypeDefault; };
+    GetInputMemoryType = [](const OrtCustomOp* op, size_t i) noexcept {
+      return i < Self(op)->input_mem.size() ? Self(op)->input_mem[i] : OrtMemTypeDefault;
+    };
     GetVariadicInputMinArity = [](const OrtCustomOp*) noexcept { return 1; };
     GetVariadicInputHomogeneity = [](const OrtCustomOp*) noexcept { return 1; };
     GetVariadicOutputMinArity = [](const OrtCustomOp*) noexcept { return 1; };
@@ -242,6 +249,42 @@ const std::vector<std::unique_ptr<OrtCustomOp>>& CpuOps() {
   return *ops;
 }
 
+#ifdef FP8OPS_WITH_CUDA
+// The same ops for CUDAExecutionProvider. Registering them needs no GPU: their kernels live in
+// libfp8ops_cuda.so, loaded on the first CUDA kernel creation (ops/cuda/cuda_loader.h).
+// QuantizeFP8's static `scale` is read on the host (its values are checked), so it is a CPU input.
+const std::vector<std::unique_ptr<OrtCustomOp>>& CudaOps() {
+  static const auto* ops = [] {
+    constexpr const char* kCuda = "CUDAExecutionProvider";
+    auto* v = new std::vector<std::unique_ptr<OrtCustomOp>>();
+    auto quant = std::make_unique<OpAdapter<CudaProxyKernel<kFp8opsCudaQuantizeFp8>>>(
+        std::vector<IoSpec>{{kAny, kRequired}, {kF32, kOptional}},
+        std::vector<IoSpec>{{kAny, kRequired}, {kF32, kRequired}}, InferQuantize);
+    quant->ep = kCuda;
+    quant->input_mem = {OrtMemTypeDefault, OrtMemTypeCPUInput};
+    v->push_back(std::move(quant));
+    for (auto b : {ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2}) {
+      for (auto bias : {ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16,
+                        ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16}) {
+        auto gemm = std::make_unique<OpAdapter<CudaProxyKernel<kFp8opsCudaFp8Gemm>>>(
+            std::vector<IoSpec>{{kAny, kRequired}, {kF32, kOptional}, {b, kRequired}, {kF32, kRequired},
+                                {bias, kOptional}},
+            std::vector<IoSpec>{{kAny, kRequired}}, InferGemm);
+        gemm->ep = kCuda;
+        v->push_back(std::move(gemm));
+      }
+    }
+    auto deq = std::make_unique<OpAdapter<CudaProxyKernel<kFp8opsCudaDequantizeFp8>>>(
+        std::vector<IoSpec>{{kAny, kRequired}, {kF32, kRequired}}, std::vector<IoSpec>{{kAny, kRequired}},
+        InferDequantize);
+    deq->ep = kCuda;
+    v->push_back(std::move(deq));
+    return v;
+  }();
+  return *ops;
+}
+#endif  // FP8OPS_WITH_CUDA
+
 }  // namespace
 }  // namespace fp8ops::plugin
 
@@ -260,8 +303,13 @@ RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* api_base) noexce
   try {
     OrtCustomOpDomain* domain = nullptr;
     if (OrtStatus* s = api->CreateCustomOpDomain(kDomain, &domain)) return s;
-    for (const auto& op : CpuOps()) {
-      if (OrtStatus* s = api->CustomOpDomain_Add(domain, op.get())) {
+    std::vector<OrtCustomOp*> all;
+    for (const auto& op : CpuOps()) all.push_back(op.get());
+#ifdef FP8OPS_WITH_CUDA
+    for (const auto& op : CudaOps()) all.push_back(op.get());
+#endif
+    for (OrtCustomOp* op : all) {
+      if (OrtStatus* s = api->CustomOpDomain_Add(domain, op)) {
         api->ReleaseCustomOpDomain(domain);
         return s;
       }

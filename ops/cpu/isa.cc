@@ -1,0 +1,100 @@
+#include "ops/cpu/isa.h"
+
+#include <cctype>
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define FP8OPS_X86 1
+#endif
+
+namespace fp8ops::cpu {
+namespace {
+
+#ifdef FP8OPS_X86
+uint64_t XGetBv0() {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+#endif
+
+CpuFeatures Detect() {
+  CpuFeatures f;
+#ifdef FP8OPS_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1u;
+  f.fma = (c >> 12) & 1u;
+  f.f16c = (c >> 29) & 1u;
+  if (osxsave) {
+    const uint64_t xcr0 = XGetBv0();
+    f.os_avx = (xcr0 & 0x6) == 0x6;             // SSE + AVX state
+    f.os_avx512 = f.os_avx && (xcr0 & 0xE0) == 0xE0;  // opmask, ZMM_Hi256, Hi16_ZMM
+  }
+  if (__get_cpuid_max(0, nullptr) >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    f.avx2 = (b >> 5) & 1u;
+    f.avx512f = (b >> 16) & 1u;
+    f.avx512dq = (b >> 17) & 1u;
+    f.avx512bw = (b >> 30) & 1u;
+    f.avx512vl = (b >> 31) & 1u;
+    f.avx512vbmi = (c >> 1) & 1u;
+    const unsigned max_sub = a;
+    if (max_sub >= 1) {
+      __cpuid_count(7, 1, a, b, c, d);
+      f.avx512bf16 = (a >> 5) & 1u;
+    }
+  }
+#endif
+  return f;
+}
+
+}  // namespace
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx512Bf16: return "avx512_bf16";
+  }
+  return "?";
+}
+
+std::optional<Isa> ParseIsa(const std::string& name) {
+  std::string s;
+  for (char ch : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Bf16}) {
+    if (s == IsaName(isa)) return isa;
+  }
+  return std::nullopt;
+}
+
+const CpuFeatures& DetectCpu() {
+  static const CpuFeatures f = Detect();
+  return f;
+}
+
+bool IsaSupported(Isa isa) {
+  const CpuFeatures& f = DetectCpu();
+  const bool avx2 = f.os_avx && f.avx2 && f.fma && f.f16c;
+  const bool avx512 = avx2 && f.os_avx512 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+                      f.avx512vbmi;
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2: return avx2;
+    case Isa::kAvx512: return avx512;
+    case Isa::kAvx512Bf16: return avx512 && f.avx512bf16;
+  }
+  return false;
+}
+
+Isa BestSupportedIsa() {
+  for (Isa isa : {Isa::kAvx512Bf16, Isa::kAvx512, Isa::kAvx2}) {
+    if (IsaSupported(isa)) return isa;
+  }
+  return Isa::kScalar;
+}
+
+}  // namespace fp8ops::cpu

@@ -1,0 +1,40 @@
+// CPU feature detection and the ISA level the fast CPU kernels run at.
+//
+// ops/cpu/dispatch.h picks the level the kernels run at from these (once, at first use).
+#ifndef FP8OPS_OPS_CPU_ISA_H_
+#define FP8OPS_OPS_CPU_ISA_H_
+
+#include <optional>
+#include <string>
+
+namespace fp8ops::cpu {
+
+// Kernel levels, lowest first.
+//   kScalar:     the reference kernels (ops/reference), any x86-64 or other CPU.
+//   kAvx2:       AVX2 + FMA + F16C; FP8 decoded to FP32, FP32 FMA.
+//   kAvx512:     AVX-512 F/BW/VL/DQ/VBMI; FP8 decoded by vpermi2b lookups, FP32 FMA.
+//   kAvx512Bf16: kAvx512 plus AVX512_BF16; W8A8 and bfloat16-activation GEMMs use vdpbf16ps
+//                (FP8 values are exact in bfloat16), other activations use FP32 FMA.
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
+
+const char* IsaName(Isa isa);
+// Parses scalar | avx2 | avx512 | avx512_bf16 (case-insensitive).
+std::optional<Isa> ParseIsa(const std::string& name);
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512vbmi = false, avx512bf16 = false;
+  bool os_avx = false, os_avx512 = false;  // xgetbv: the OS saves the YMM / ZMM state
+};
+// What this CPU and OS support (cpuid and xgetbv, read once).
+const CpuFeatures& DetectCpu();
+
+// True when this CPU can run kernels of `isa`.
+bool IsaSupported(Isa isa);
+// The best level this CPU supports.
+Isa BestSupportedIsa();
+
+}  // namespace fp8ops::cpu
+
+#endif  // FP8OPS_OPS_CPU_ISA_H_

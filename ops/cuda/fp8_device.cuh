@@ -1,0 +1,139 @@
+// Device-side FP8 / float16 / bfloat16 helpers shared by the .cu files.
+//
+// NOTE: encoding must stay bit-exact with include/fp8ops/fp8.h (RNE; saturate: |x| > max and
+// +-Inf -> +-max; no saturate: overflow -> NaN 0x7F (E4M3FN) or +-Inf (E5M2); NaN -> 0x7F).
+// CUDA's __nv_cvt_float_to_fp8 has these semantics; NaN is mapped explicitly so the result does
+// not depend on which NaN code the hardware conversion produces. These files must not be built
+// with --use_fast_math or -ftz=true: the division x / scale and the scale computation must be
+// IEEE float32, subnormals included.
+#ifndef FP8OPS_OPS_CUDA_FP8_DEVICE_CUH_
+#define FP8OPS_OPS_CUDA_FP8_DEVICE_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+
+namespace fp8ops::cuda::detail {
+
+// ONNX element types (fp8.h's Fp8Format values), usable as template arguments.
+constexpr int kE4M3 = 17;
+constexpr int kE5M2 = 19;
+
+template <int F>
+struct Fp8Fmt;
+template <>
+struct Fp8Fmt<kE4M3> {
+  static constexpr __nv_fp8_interpretation_t kInterp = __NV_E4M3;
+  static constexpr float kMax = 448.0f;
+};
+template <>
+struct Fp8Fmt<kE5M2> {
+  static constexpr __nv_fp8_interpretation_t kInterp = __NV_E5M2;
+  static constexpr float kMax = 57344.0f;
+};
+
+template <int F, bool kSat>
+__device__ __forceinline__ uint32_t EncodeFp8(float x) {
+  if (x != x) return 0x7Fu;
+  return __nv_cvt_float_to_fp8(x, kSat ? __NV_SATFINITE : __NV_NOSAT, Fp8Fmt<F>::kInterp);
+}
+
+// Two values -> two codes, first value in the low byte (one instruction on sm_89+ when
+// saturating).
+template <int F, bool kSat>
+__device__ __forceinline__ uint32_t EncodeFp8x2(float a, float b) {
+  if (kSat && a == a && b == b) {
+    return __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, Fp8Fmt<F>::kInterp);
+  }
+  return EncodeFp8<F, kSat>(a) | (EncodeFp8<F, kSat>(b) << 8);
+}
+
+// Exact decode of one code.
+template <int F>
+__device__ __forceinline__ float DecodeFp8(uint32_t code) {
+  const __half h(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(code), Fp8Fmt<F>::kInterp));
+  return __half2float(h);
+}
+
+// Exact decode of the 4 codes of a 32-bit word (byte 0 first).
+template <int F>
+__device__ __forceinline__ void DecodeFp8x4(uint32_t w, float* out) {
+  const __half2 lo(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w & 0xFFFFu),
+                                              Fp8Fmt<F>::kInterp));
+  const __half2 hi(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w >> 16),
+                                              Fp8Fmt<F>::kInterp));
+  const float2 a = __half22float2(lo), b = __half22float2(hi);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = b.x;
+  out[3] = b.y;
+}
+
+// Element loads and stores as float32 (exact for the three input types; stores round once, RNE).
+__device__ __forceinline__ float ToFloat(float v) { return v; }
+__device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
+__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T FromFloat(float v);
+template <>
+__device__ __forceinline__ float FromFloat<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half FromFloat<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// A 16-byte vector of T unpacked to float32: 4 floats or 8 halves/bfloat16s.
+template <typename T>
+struct Vec16 {
+  static constexpr int kN = 16 / sizeof(T);
+};
+__device__ __forceinline__ void Unpack(const uint4& v, float* out, float*) {
+  out[0] = __uint_as_float(v.x);
+  out[1] = __uint_as_float(v.y);
+  out[2] = __uint_as_float(v.z);
+  out[3] = __uint_as_float(v.w);
+}
+__device__ __forceinline__ void Unpack(const uint4& v, float* out, __nv_bfloat16*) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(w[i] << 16);
+    out[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
+  }
+}
+__device__ __forceinline__ void Unpack(const uint4& v, float* out, __half*) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+
+// Dynamic scale of a group from its finite amax: include/fp8ops/quantize.h's ScaleFromAmax.
+__device__ __forceinline__ float ScaleFromAmax(float amax, float fp8_max, bool pow2) {
+  if (!(amax > 0.0f)) return 1.0f;
+  float scale = amax / fp8_max;
+  if (pow2) {
+    int e;
+    const float m = frexpf(scale, &e);
+    scale = (m == 0.5f) ? scale : ldexpf(1.0f, e);
+  }
+  return scale > 0.0f ? scale : 1.40129846e-45f;  // denorm_min, as the host code
+}
+
+// |x| if finite, else 0: amax ignores NaN and +-Inf.
+__device__ __forceinline__ float FiniteAbs(float x) {
+  const float a = fabsf(x);
+  return a <= 3.40282347e+38f ? a : 0.0f;
+}
+
+}  // namespace fp8ops::cuda::detail
+
+#endif  // FP8OPS_OPS_CUDA_FP8_DEVICE_CUH_

@@ -1,0 +1,94 @@
+// FP8GEMM on the GPU: picks cuBLASLt's block-scaled FP8 matmul where cuBLASLt accepts the problem
+// and the streaming kernel (LaunchFp8Gemv) otherwise. No ONNX Runtime types; device pointers, a
+// caller-provided device workspace and the caller's stream.
+//
+// Paths:
+//   kLtBlock128x128  A FP8 with a_block 128, B blocks 128x128, K % 128 == 0: cuBLASLt with weight
+//                    scales CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F (B_scale as it is,
+//                    row-major [N/128, K/128]) and activation scales VEC128_32F ([K/128, M], M
+//                    contiguous: A_scale transposed into the workspace).
+//   kLt1x128         A FP8 with a_block 128, B in 1x128 groups: both VEC128_32F (both transposed).
+//   kLtOuterVector   one scale per row of A and per row of B (per-tensor and per-channel
+//                    weights, whole-K groups): OUTER_VEC_32F for both (B's scales expanded to N).
+//   kGemvVector / kGemvScalar   the own kernel: M < min_m_for_cublaslt (decode), weight-only A,
+//                    ragged K, or anything cuBLASLt's heuristic (or matmul) refuses.
+#ifndef FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
+#define FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ops/cuda/launch.h"
+
+namespace fp8ops::cuda {
+
+enum class GemmPath { kGemvVector, kGemvScalar, kLtBlock128x128, kLt1x128, kLtOuterVector };
+const char* GemmPathName(GemmPath p);
+inline bool IsCublasLtPath(GemmPath p) {
+  return p == GemmPath::kLtBlock128x128 || p == GemmPath::kLt1x128 || p == GemmPath::kLtOuterVector;
+}
+
+// Result of a chain of CUDA runtime / cuBLASLt calls: the first failure and where it happened.
+struct GpuStatus {
+  cudaError_t cuda = cudaSuccess;
+  cublasStatus_t cublas = CUBLAS_STATUS_SUCCESS;
+  const char* where = "";
+  bool ok() const { return cuda == cudaSuccess && cublas == CUBLAS_STATUS_SUCCESS; }
+};
+GpuStatus CudaStatus(cudaError_t e, const char* where);
+std::string GpuStatusMessage(const GpuStatus& s);
+
+struct GemmOptions {
+  bool allow_cublaslt = true;
+  // Below this M the streaming kernel runs (cuBLASLt's block-scaled FP8 refuses M = 1, and the
+  // streaming kernel is at the weight-bandwidth floor there).
+  int64_t min_m_for_cublaslt = 16;
+  // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>.
+  static GemmOptions FromEnv();
+};
+
+struct GemmPlan {
+  GemmPath path = GemmPath::kGemvScalar;
+  size_t workspace_bytes = 0;  // device bytes RunFp8Gemm needs
+};
+
+// Chooses the path (runs cuBLASLt's heuristic once per problem; cached per device).
+GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* plan);
+// Runs the plan on `stream`. `workspace` holds plan.workspace_bytes device bytes (may be null
+// when that is 0). If cuBLASLt refuses at run time, falls back to the streaming kernel;
+// *used (optional) receives the path that ran.
+GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* workspace,
+                     size_t workspace_bytes, cudaStream_t stream, GemmPath* used = nullptr);
+
+// ---- raw cuBLASLt FP8 matmul (also used by the benchmark as the "raw cuBLASLt" peer) ----------
+
+// Y[m, n] (row-major, out_type) = A[m, k] . B[n, k]^T with the scales already in cuBLASLt's
+// layouts. cuBLASLt is column-major: it computes D[n, m] = op(B)[n, k] . A^T, so cuBLASLt's "A"
+// operand is our weight B (transposed, the TN layout FP8 needs) and its "B" operand our A.
+struct LtMatmulArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  DType a_type = DType::kE4M3FN;
+  const uint8_t* b = nullptr;
+  Fp8Format b_format = Fp8Format::kE4M3FN;
+  cublasLtMatmulMatrixScale_t b_scale_mode = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
+  cublasLtMatmulMatrixScale_t a_scale_mode = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F;
+  const float* b_scale = nullptr;  // cuBLASLt A-operand scales
+  const float* a_scale = nullptr;  // cuBLASLt B-operand scales
+  const void* bias = nullptr;      // [n] of out_type (epilogue BIAS)
+  DType out_type = DType::kBFloat16;
+  void* y = nullptr;
+};
+// With workspace_needed != nullptr it only looks up the algorithm (cached per device and problem)
+// and reports its workspace size; otherwise it runs. CUBLAS_STATUS_NOT_SUPPORTED: cuBLASLt has no
+// algorithm for the problem.
+GpuStatus LtFp8Matmul(const LtMatmulArgs& a, void* workspace, size_t workspace_bytes,
+                      cudaStream_t stream, size_t* workspace_needed);
+
+}  // namespace fp8ops::cuda
+
+#endif  // FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_

@@ -1,0 +1,92 @@
+// Launchers of the fp8ops CUDA kernels (ops/cuda/*.cu). No ONNX Runtime types: plain device
+// pointers, sizes and a stream. Every launcher checks its launch and returns the cudaError_t of
+// the first failure (cudaSuccess otherwise); nothing is synchronized.
+//
+// Semantics are those of the reference kernels (ops/reference/reference_kernels.h); inputs are
+// assumed validated (ops/common/op_validation.h).
+#ifndef FP8OPS_OPS_CUDA_LAUNCH_H_
+#define FP8OPS_OPS_CUDA_LAUNCH_H_
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "fp8ops/dtype.h"
+#include "fp8ops/quantize.h"
+
+namespace fp8ops::cuda {
+
+// ------------------------------------------------------------------------------- QuantizeFP8
+
+// X viewed as [rows, k] (x_type float/float16/bfloat16), groups of block_size along k (0 = whole
+// row). Writes y [rows, k] FP8 codes and y_scale [rows, NumBlocks(k, block_size)].
+// Y = EncodeFp8(X / scale), division in float32: bit-exact with reference::QuantizeFp8.
+struct QuantizeLaunchArgs {
+  int64_t rows = 0, k = 0;
+  const void* x = nullptr;
+  DType x_type = DType::kFloat;
+  int64_t block_size = 128;
+  Fp8QuantParams params;
+  // Static scales (already checked finite and > 0): either one per-tensor value, or a device
+  // array of rows * NumBlocks(k, block_size) values. Neither = dynamic scales.
+  bool has_static_scale = false;
+  float static_scale_value = 1.0f;          // per tensor, when static_scale is nullptr
+  const float* static_scale = nullptr;      // device, per group
+  uint8_t* y = nullptr;
+  float* y_scale = nullptr;
+};
+cudaError_t LaunchQuantizeFp8(const QuantizeLaunchArgs& a, cudaStream_t stream);
+
+// ----------------------------------------------------------------------------------- FP8GEMM
+
+// Y[m, n] = sum_k dequant(A)[m, k] * dequant(B)[n, k] (+ bias[n]); float32 accumulation, one
+// rounding to out_type. All pointers are device pointers.
+struct GemmLaunchArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;  // [m, k]: FP8 codes, or float/float16/bfloat16 (weight-only)
+  DType a_type = DType::kE4M3FN;
+  const float* a_scale = nullptr;  // [m, NumBlocks(k, a_block)] when A is FP8
+  int64_t a_block = 128;
+  const uint8_t* b = nullptr;  // [n, k] FP8 codes
+  Fp8Format b_format = Fp8Format::kE4M3FN;
+  const float* b_scale = nullptr;  // [NumBlocks(n, block_n), NumBlocks(k, block_k)]
+  int64_t block_n = 128, block_k = 128;
+  const void* bias = nullptr;  // [n] of out_type, or nullptr
+  DType out_type = DType::kBFloat16;
+  void* y = nullptr;  // [m, n] of out_type
+};
+
+// The streaming kernel ("GEMV"): reads every weight byte once per 16 rows of A, 16-byte loads,
+// CUDA-core FMAs. Any shape and any scale granularity. The fast variant needs K % 16 == 0 and
+// power-of-two (or whole-K) block_k / a_block; anything else runs a slower per-element variant.
+cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream);
+// True when LaunchFp8Gemv takes the 16-byte variant for these arguments.
+bool Fp8GemvIsVectorized(const GemmLaunchArgs& a);
+
+// dst[c * rows + r] = src[r * cols + c] (float32).
+cudaError_t LaunchTransposeF32(const float* src, int64_t rows, int64_t cols, float* dst,
+                               cudaStream_t stream);
+// dst[i] = src[i / block] for i in [0, n): per-row scale vector from blocks of rows.
+cudaError_t LaunchExpandBlocks(const float* src, int64_t n, int64_t block, float* dst,
+                               cudaStream_t stream);
+
+// ----------------------------------------------------------------------------- DequantizeFP8
+
+// Same fields as reference::DequantizeProblem; x, scale and y are device pointers.
+struct DequantizeLaunchArgs {
+  int64_t rows = 0, k = 0;
+  const uint8_t* x = nullptr;
+  Fp8Format format = Fp8Format::kE4M3FN;
+  const float* scale = nullptr;
+  int64_t scale_count = 0;
+  bool last_axis_groups = false;
+  int64_t block_size = 128;
+  int64_t block_n = 128, block_k = 128;
+  DType out_type = DType::kFloat;
+  void* y = nullptr;
+};
+cudaError_t LaunchDequantizeFp8(const DequantizeLaunchArgs& a, cudaStream_t stream);
+
+}  // namespace fp8ops::cuda
+
+#endif  // FP8OPS_OPS_CUDA_LAUNCH_H_

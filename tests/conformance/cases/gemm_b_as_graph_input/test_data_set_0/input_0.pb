@@ -1,0 +1,1 @@
+dBAJђjћaZGЋhнеоiDtYяj—ogпћёzъeтъxpv~{fщupюzщyоpkзeaVX`PвN]T`“``\eqйкнY^Џepё\ажуcj`_хфa~xпгьpпЁеKг–aбXндрюйo]lЉпџhобксBlqпvи”n–caбbW~Pъyэвмvtыкpьюz}s`вЎ»WQ÷в‘Z„bјbaj№]V\iиb№tй`ўxlщмiнэoy…ь{t~эsмV„ќ—Q÷Z[oпlюa[л— mдўЎпифмlhсмяп`фlйuоылцsиюrKb|ьчтfрqюшy‘ic®FеЎ№PЋжheдnbсбMлбfxpрUкhш`лkвm[:~ун”ућ|лUґЁ№Y^“жYrсю

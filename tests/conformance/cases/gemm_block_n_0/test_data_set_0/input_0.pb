@@ -1,0 +1,1 @@
+PBAJрjiбaяв№÷зЊTjЁnбуйZnSdисbunЎyюz”kcюк№хнр~щzcи”яЉЅЁбI”Z–—идсежнVkf…ґXў‘ц‘eўлкря№юх9доjт^нв„fнkmqocsloћнтцg~гхxвr~уЁцюYсnsuu|кэњ‘еяўЂbе’eZUKfЁеhijgtрщщmрщшсаjх\Ё[юjиб\R—я]ё__кцvqфrкZдшjфdёmяkнmйю`–уыъbиюmчт`бвЎ¬Rбё’I÷–а‘iўќWрUкфlьвantxтzощ~и{р

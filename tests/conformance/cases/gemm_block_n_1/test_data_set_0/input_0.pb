@@ -1,0 +1,1 @@
+PBAJрiMї“jйгџZгpйтdрiрOжпeўщuобьк{vZюqt~txrqьвюaўKе]^^c1ёb\»я AоkfhSйdЏmпbfQgbDoрлл‘юbжTmZaўжpёP‘дл№…г÷аXруочxдp÷т~дыўorщznдrц|>~ЁkкPIYдгб…Gо÷йFPго”ЏгЌ\енсjxgrdвер~uvQвZ÷хиSкejъxфчжcюлzYкЏ|тZHс|Ўtчiсхk~лкйzpkWЁве8NЎ…c[J`ўмоавjblжуѕќмзqгтpvrlс~ъ}

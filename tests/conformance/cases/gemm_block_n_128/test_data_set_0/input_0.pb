@@ -1,0 +1,1 @@
+PBAJðlêsÊßãáenîbmhøVrüqrgiñüöùaýsöù~xóufhuxeþwb{öN\]ÞbâÅ\]çaN]qåðm[e!tíÈñzmgÙþhçãq÷|ÞæcjÔiiÆÍUr^ñoeZ^Ûuà¸aröôþþØøàPýûîznx|íôùr}~_ØÔé_ÒÞÝÙ7aÑñ^áÐéelÞêØlbîþ]yqmbëùbwùÑX`glVkiNlë`SjyRwzßóùsó}izpýsxdòþìf~lòùæ|ãòûñÔRÖ[^áÑÂ[ÅÕébÅLacÊèØhãh÷nøwmñéñhPm~ò

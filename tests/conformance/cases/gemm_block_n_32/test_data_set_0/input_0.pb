@@ -1,0 +1,1 @@
+PBAJрк`леJaпilsjхlуwч[lixljtоyзт}сv~ыSозjc~ъse[_nVXZBV№[bёFXY“ЏбжdбЏ‘kтaбrxodawpcоvу~jо`џр`rгnh’KsџbиrшкгъjzYnшгхdц~зeртyтхwюртпфжhgf№ЏegZZўгбЁpдс_bсгёfтqrнouлссом~rЏYвgаг‘\nlqdЁрruhщMwVtнэт~mnv[мycуйwщnЁWчфe~÷]gS]Ѕ]Iб“аZRc]d”h]яткywщlыPьFыxюы{y

@@ -1,0 +1,1 @@
+PBAJра`cinoйгяжiлhiттмп\fhр{~“Ґ∆џvhлiафощюсщъiоqцXYвўавVaёƒ»\cвпкёXпlве цЁугуcсо P~ЉoefЏЁе^kkcЅзчвhиrаmбе№згpxwйшoющэht[cдь}~лqытCbmиR’¬ж”ежсхjFбgbuлбfючycцW„ошel}i}…d№’`ZтalfоfIouro=]hнёrяюпл}mnxzрюtссьтфхxЏvbhb=c`‘љ[X[bFкi_TbdbkЏжwмсrlтdjуцjщю

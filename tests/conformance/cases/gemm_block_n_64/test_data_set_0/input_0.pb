@@ -1,0 +1,1 @@
+PBAJðép]énéçÕÖÔè[çrìúcbåÚnéötoÅùüõþòføùþóÔlñjxa÷bZaZÉà`ÝÑÂÑ×Xåêjèê_äZâkm]ñnqpïäâiïýþ{èßæKñçæíiUiöå]ævq÷ãôðÉüwpiôó°øüþjÆ`ïÜfïþØxöv`GJDÑ0ÙY^ÛÑéâeRgWnãVkÊpqéìeiÚò(ßðrþgìPäeáÝÐY`ÕæòãTÖñòs;änYraù~áûðÐmqhõþjúòñqqöumÂHÙØÙÏäàXÑÔÝÙäHYÛddaílYåoû~èwWmyd~\x

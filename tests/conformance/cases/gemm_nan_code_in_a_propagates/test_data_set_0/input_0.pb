@@ -1,0 +1,1 @@
+(BAJxYΩψϊΖLσmxtpscψq~[ipπουφVώeszϋvΤψσϊϊστhώ9δμjpμ]ιιθmώςόιpjYςζκrψυώ{mqόμxusmrωτώ{ο|jκiϊemχωrf~aκ]}aξlρlΧfrζφ`h~ΰ\όΣ~σϋΪJrÿ

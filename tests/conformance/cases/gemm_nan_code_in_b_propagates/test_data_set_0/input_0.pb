@@ -1,0 +1,1 @@
+(BAJxsoèJfmmrèììirşêsàq/ŞPrhôwşqrñıùÚÎuyótşHyöcäiñêÛølòezşvú÷uómøcvÒùszyû{mh~òxús~~ñİûçr}ıûuı_üë~qõTùQÊîôplüinîsò|öâş^ìş`õytó

@@ -1,0 +1,1 @@
+@BAJјЇ\йи’ак jnWfшфhhъeьrмщъoгоr|юutxsхejищїфэ~|чH\зжd>`ёв_арceзkce^Wи`[ляtAд[fIрйчnфe_oцiпущyю^{dрпцжbбниющьwutмIhЎ“ef–вLбcиUd_fi÷aиCгяЁаигnй_jќfоg`zDжKPkожycьщч‘ю|qzзюx_vшхxzхm”ћbддZгрXaёкзlдпVлж

@@ -1,0 +1,1 @@
+@BAJÀPâÏßUãéáàeæYaäiÔpjaáMînjqjsõtåæ|øön~sûlü~ëøahdZ×aâR[RÌÙãrÞeËnjnreáæKÞËÎ`JËfThTîknXjÎaækñá×÷qàõøñlzwékõ_oòþð{JYÛçZ^áXb[æØcjèTlppßAÞ\ÍaT[æ]0ÓdÊgiÐaeÞRd[a_øêVOdãìÙXê{òrÀzÜ}çþqÚáÜRIßßaåYÐea³`_ãDçß

@@ -1,0 +1,1 @@
+@BAJРхйлу]bГe^у=ж1TУщjS]ч^plxohьыёрaыйw~vіћюsёћпш9\GймZсc]iоYсQKbкмVшеТбуЬпеa[тЪIh\сЭифlffkёjШD^ouы[п`wQфzљљљvёўђZжнзNGRTзибicШnрЏaгYYйлdkпXbд_MсхтрЫdefиqмъбъ_bsххнсp|sўypvъєёюєj[Z_з9WF9нcы№щ]Щkсп[

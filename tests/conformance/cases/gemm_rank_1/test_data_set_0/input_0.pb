@@ -1,0 +1,1 @@
+–BAJ–hr\nάiξαafιιϊeμπμgαΣXcυcψ~νΪοωnφμaχών{νcz{ykΓX^θ]_ΝΪYY_UΩκjα`pηmέUojμkσZπφρζΫςύfwO~tuυδyZU]]γcYΫήΫcΰ\ΥXαλHSeαΪbnSιμΫeailθc~Ycykξώγχόλ^ήΝ`\NβkΰaπαδaΣέo

@@ -1,0 +1,1 @@
+ЦBAJЦnjв’аaгеelк^иоVhсc‘fся∆Ѕгp~nkыьsvzqрkщ~£{цыщ^¬_CgURcЏиЌ…лYkdй7ўoЁnVЎYаwrlпXtyт∆Uншjsю}ндK[ёdЋё÷ZЁЎўZџpaвiкмбиIу^ЁщkuзфийоЁюvохщ—нo|ю[`\ўW\aMдd@жjiнЎbл

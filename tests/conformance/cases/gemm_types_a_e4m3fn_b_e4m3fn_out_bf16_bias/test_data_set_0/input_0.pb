@@ -1,0 +1,1 @@
+FBAJТlbbТйЦinазjокнашкmмypiУnьcЭмюni|Л|Ы~QПрctІxaOI=јaRЬЦКHaЧTгЮYjбKзkмdпююЩVsжлj\с[lоb{uафхrvьhsxбюw{ygылaй{кгY{юэpюуiб_Р\hнX@ЩЫZdCЦWЫлrмфФxюутzOдkocНзlи9ЧzпПи]pтшwhщЭЛ|{хpv}~юxjхп~{шхкэжзЮбГZ^µгYйА`lиpнкуамhугr~~s

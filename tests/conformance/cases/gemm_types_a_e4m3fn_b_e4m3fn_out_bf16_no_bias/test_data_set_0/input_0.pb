@@ -1,0 +1,1 @@
+FBAJ“џпжл¬fЏlдf…соoнj5Jцwiвсtpnnzвs~оуsсф~хcsahшЁЎявKeRўY\H\ejjджЁWг`рcn~юc„R``N8дWURkнdћjкjpжжjqtыs\yюxцуоfujyжrтџoх“ю÷"а џ[яT^”»YжQ]bXdMcел~zю|‘џкЎj;Ёj^∆√кtчцђвьк_а^щщ~Љ~lmлх»дцьGфоиюdpnнfќдOkлJB;±cвйбd’fPфлmkоюэа

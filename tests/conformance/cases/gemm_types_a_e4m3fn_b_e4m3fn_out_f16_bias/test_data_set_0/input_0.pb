@@ -1,0 +1,1 @@
+FBAJÒhÙÜZãÐÜqÁìærédXèãîrìqböwõlgÓrr{~ýüÐþýfyõvòëzçÙéð[[dlKÙboráíUgtodjRþ|üõShgTé<fZ]c;b[lXÊmîèfêæxitæòïøæ~Vv}XûqùkÓkl~pÂáÎX[ÙbçX`fìÚ_fÕêÎðòzì~ùlõá]GaVæbhã×ÝñéÜêniaìò»mþkÎÍóéôðSðWoOqñrÉó~øóòàÌÝAÌS!]VÁ7åàeágîéà\sdíß~Ó

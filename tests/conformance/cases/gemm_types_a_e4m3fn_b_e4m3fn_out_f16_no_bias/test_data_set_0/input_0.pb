@@ -1,0 +1,1 @@
+FBAJÒcÔmâjj_èdèáÖÞjî^isksêëojôqàôþüõsò~ggónîúx{õÚUÛÛÊH_ÊHÒILPé^QÜ\maçÙn~kñáiã^éÑTíaÜiëïé\qmùqhqðmÐvþyûyø}ìÄZEa~sxrxwdÔúæßÑgÝÍâZÑYXh[^aidhjçÚîoøü~äîäÙçÞEQPâãòdæyòrìsVàizzø~zy}Ðú}òki~XieújúZùJVR.àâãK×ãÄé]âfèîÞçîo~wkðY

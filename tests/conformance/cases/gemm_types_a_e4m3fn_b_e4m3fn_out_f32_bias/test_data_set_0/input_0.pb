@@ -1,0 +1,1 @@
+FBAJׂ^mZdÜמhףfאmqטsJץcmקמcטruP~פ|{uufÜִûזרü~אףÙֶxÛSבMGÛÚ״bא\ג]RA<npXLָתם‏שpמבd^bcd״לםijbלשÛ{snפipאwת<‎x‏Þב{Ý~זs^nYיכתjl¬WdTּ׃Uב¼SaÊNkeÞaVZiפht‏Lתb[כ`ÛÙcQ׀jוoÞa¿כ`סqslהַppצעÞoמ~טÝsתעמעmydץy~X_cÊ`½YׁÊאbhדÙÞÊהגT_q״ספ‏i

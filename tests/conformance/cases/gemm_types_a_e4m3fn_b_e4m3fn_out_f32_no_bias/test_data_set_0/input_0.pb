@@ -1,0 +1,1 @@
+FBAJÒbμΧρiqχRγrδρpSρucmώιlπnyϊωzόύμχ|οσώtφώ[ϋhν}aΡeOΪd:]EάΰΤcYjiX_[cΫχβ~OόxkerΤk[lrΪgΧxυθσπruχτϋk_jVrώκzz~υvτόσώΚ|vξjχ]GΖ`α_έΰ¶Σa_νcpΧlξΩδµhχω~VxταδhTιΟAΒMλΞυτkiίϊbrπ[λqfπzwφώi{vτfώsdr~ηωτωgάdΩYΛΪΧlYRnjλ_pλlΕPλeχZu~

@@ -1,0 +1,1 @@
+FBAJÒlέμcιγmZ_ζςdTηlmΤkιγqtky|~sσjrοfuήϊ{ωσwώlrωμΝθZ^γRjζκfΕÒξdθsΙ]ΰνύ~nώε[Xςpnπδdγp\hραjxεΑMί`Yηfmϋσωϊδ~|yvfώvίϋ6oζέφnS[ή_QΫ^dRSWΰΚαΪΫααc\συώύywReΖάίγaίΩα^νηatοξiυWitvτυ|πjέπσώkοysτώ|υήlθϋZ\\θΉZb[\bΰίΛΰΥYΤεέκλί~ωζυ

@@ -1,0 +1,1 @@
+FBAJׂהXQNגןKבאXfסךִ\ׁטבrא@ßbתגxו‏oתרbuתa‏z‎דzכגתgײcZiִזkßװֿׂז`e_Zאmnיטל‏zxסחÚWD_aנגYלqrקככqלךתץbרlqײולyצ~‎sןxִסü~ftננuס^cגז¿אטßÞ]jMSסXfבÞÚט~{aץ}xmQ[לJׂifodbrרS`qjpqלמגû‏פקrsתסhpףvvyש{~dאü‎k׳YÜZ]ֽגß`בהPדdl1Z¸@ויß~k1r

@@ -1,0 +1,1 @@
+FBAJÒ]ìlàî8påYpmroöpinèixuàçÛétyuþôZõêõqãþeaëóìóêßÚ^OÜYÜèaÓ\YkíìXPYÄèòá|~ü|`°Yae_êÝááhmñiàóàØòîâqjsmzêôúþlzKùTsx}áxysþxÔÈ¨ÙÄKKÐLÝÀNâêaPÍì_^géÏfþæÊÎØbRÛá[ØidïhumÇínußòÏüàwûsbtvþôÛùíÉîþè\Dt\ô]çÏãáZaÛèjZrâI[çiç½ÍuxÕþnâ

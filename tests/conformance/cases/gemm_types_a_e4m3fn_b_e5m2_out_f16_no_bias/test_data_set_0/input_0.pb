@@ -1,0 +1,1 @@
+FBAJÒθρQοεκe`εmΰιy[φbΫxϊ[dmsvψόqϊωωTώ{ύφϋύ~|ωzάpΣYDΩδXaάΥ`\εν[ξalKΰΩ:ΦvώνκωιbαeέÒζnΡqάiυζbkσiekκlrώkµkσoϋzpίntόyxφό|σώiγκθΕ[«βÒ%βTm[Ν’κιηνδxszώσqαβ^άαaσΦn=kmθδCΒοKoσnjΰ~|νζφYωzιvl~s~}uώ{vvά\εDΓiY`]M``γΦjm`ίγβcτl~ηύ}

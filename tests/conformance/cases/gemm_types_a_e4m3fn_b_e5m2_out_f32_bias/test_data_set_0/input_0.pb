@@ -1,0 +1,1 @@
+FBAJ“Ё`Ёmc”j[hлнвhrўп”роzпCоfdulюl≈vQбкр„xj~цлjсьP_Tдa…\ж=Qа—YaмдC≤YвкyrэцюкeRеЎйеќдRdдёqKллfmsdoсшzyiш~OxklvPвмsMюрuш{жaUгWеQabЅжгZiрeeЁй[уиюzxqb№^\Ќнбjg_илnЁkссд‘џляuuqсs~kzoнўyrч|{x~qсsf=Њc\X≤баdвж_аCf”hiq\уtъgYю

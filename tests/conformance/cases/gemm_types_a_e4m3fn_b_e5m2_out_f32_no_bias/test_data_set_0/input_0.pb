@@ -1,0 +1,1 @@
+FBAJ“cclbЏб—Z№зЏneпmоdknўтлiунzхкyрюэdtzьkvюнlы}вNгMЇg\aйЅ’]aVTdQ^дdkйFььчю»кзвqкbjйџяw nMгiнпнсгqщsюцkzы}zlхгюnv{ичдяпHfЎЁ√eёЁI^Ёqкf№iHн„hkIлъt~мШииJёlдnбееmhhsўsXizбь~nлjл^щцp…rsувсс~q^ъ~QWXбc»гM^Kџммяp…ceожVb~rlq

@@ -1,0 +1,1 @@
+FBAJÒenrgéğğçrjlvègklõëssbqï÷{øõôõpzypymûezûõvöøùlmÜãfîkêeëjmplmoîòïnrë{÷pieíïëééqíéfğôkõvámstóêlûóuuxóøøá{otmó÷tssr{rêimiëeaèiÌglåïæåimeêmUu÷uù{`ìíråìaqíìçònqïwônYhhdùñntxöw{òõørôyvö{vquñmmhjğlíëëìhëópmgnlñiåúv{jxû

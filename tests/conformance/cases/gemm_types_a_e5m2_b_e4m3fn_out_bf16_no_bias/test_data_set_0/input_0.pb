@@ -1,0 +1,1 @@
+FBAJÒêñğplélêèrŞ^nnklqqhêärûq÷ïíõmzõøptb÷öz{øõqxtç]ãïeçììé[gòullñîáğíõ÷vu{úôsmSbppöèloyìyrouõæøñö÷vøûóuíözvìjöqqrosyõtûaíåŞéİÜë[ìåimíbjkfiltr{zôyğuôèpjñqåìbòptömğutsuöòqûİòmxõyzóñòvôryûvëòrpmjmärèìláoağhtqçhqdöqôûòn

@@ -1,0 +1,1 @@
+FBAJ“нп‘poкпpеиrмtпфлупjмqушмхx{wnрчтnщъxiStxqуtы\jleйkmгklhнomсрсgqrng{тixхrpbuгмnnsmаpoxfщиxпхvыxzчwrыш{ыh{qqvpх{q{yуджё№mep№dзлgспjоиsaruфхх{тиiйhжiжfol`чрaтrслthрp{txvымzusуyш{wнiфtщxvzg№mkodnpоlеultжнsudfmmuъu{

@@ -1,0 +1,1 @@
+FBAJÒηfζiΰkξqrqoqiνitρscqλςyτqmqξϋxtφv{υϋpϊψτςyλτζfnmSjhξZcf_μmmiVljδωvυυaϋlmlpΪilοaλλψφεψumωράπytϋwlzouτu{πψϋuφρspxφzωhεpofεnκι_ίοξτkφυςusmχxϋϋxlέvπΫσνnΰpqυeuοπwtplφtιvσχbzφ{στυφxμωμ{ςωοωrkθπnιλκινnmuςrplρπηγφξχφ{ψ

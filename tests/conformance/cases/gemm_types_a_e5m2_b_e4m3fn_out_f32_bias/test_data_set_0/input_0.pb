@@ -1,0 +1,1 @@
+FBAJÒoΣqτνmλmοtqτυvευμsισατϋxxθxτψrιsξϋχϊuxυuπowτiκbνιι]diκξονθδjpnξsωφϋ{mrgπk_hηβbμμjξwυumρpιgφfφjxϋφφωσuvtpzσψεϋϋmχϊrimδιθοηgnldtλqςμlimsxrn{\^αμoθqβhoοmΫwXχtιπmρτqvwzϊp{φϊxφυφg{ψuytvvζyvζέlαρnζδνλnρρpmjtjξμξωϋuvw

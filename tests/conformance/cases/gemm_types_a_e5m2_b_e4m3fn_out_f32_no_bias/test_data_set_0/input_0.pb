@@ -1,0 +1,1 @@
+FBAJÒoסנ_מnrhםmנÒkמnעpfrמפrפתûzתט‗ףצrsפנסtר{xwrשuהיטנךיmjnןkqÛפjklזלofqrm{ûrrףסppÛטp\םuפlפsכezסptףvשנסuעyw{ט{tsתןuרקצצרak^אcמlfןךheכgלנטjםלצנ{yXûqםjg_ץemoןםצonyÛu{קyנmשצzuתקפoץvנwעxקטץצ{צרעכךQiךffכםיגqhטahןflייm{{הש

@@ -1,0 +1,1 @@
+FBAJÒςcjorιptmppvφyψsϊrztφmwηuυs{ιϋθυνυπzχνuϋχχwσμεcdθdijcίSηfοζμnμοmσmϋυφιουjqjiνsξσπttχυuπψρspkϊϋυςqω_πwϋφυΩχχπςwqρα{ηγθκbkηleoηkκaιβξίomγzς{υολκοοmάjνnoεqπnκpφπmjτχωϋχs^Wzwyχwϋwςφzφyσωuρεmρνοζοfρλfφμlqil^κuvσz{zz

@@ -1,0 +1,1 @@
+FBAJ“хозлоnпхqqnwтtтvvrxсuфrtyхыызфх{иtыgstrфшушsиimb\mвз]№яnеmппj]не”Rтuqыжсmqmhlбqlrрнфrgрnтqpх{цmъшуqxхрsuрwшvфвытVtЎgoиамl№imPкƒmiииеовtqыyzklкrnзсуlцjkpvнуцrфчkсшxсrфyсфu{фpрфищтiъуn{yhi—мhjмaeeйсйnндmсkppvъпeы

@@ -1,0 +1,1 @@
+FBAJТпfЮЯqhмdмjоhqnмФmOсhnpчшxkwшцwфыуыъxsхoцvcфymЩпgiжЦжоmdтзмпpoсfnuxшч{чиссоrрпqhмnнkrцйvфqpсtg{чvъfофбvryтzхочыоwцчХiелеРжmрррснсsфjfфmvр{uxгплоogmudмрnфоpqoуnlsjrwтuzрuу{щ`цrышxuйrsчврЭимпбlмйoвfqsфruЫgupkwgyыж

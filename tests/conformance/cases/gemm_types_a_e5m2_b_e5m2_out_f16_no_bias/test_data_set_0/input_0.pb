@@ -1,0 +1,1 @@
+FBAJÒטמפוםנעpפקדטקףtנwytסzwלתxxקvûרקתÜערק{pשoקץשצךUkם]גlכהmחפעrןםטkhפqujת{vעqןפvםqmqעpעtץפuפjmךxעzwzuפר{xyzנרסlףu{ףnעףtkiמטםימØcוטםכqÎrlfעטzפ{שץxלעןסיוrןsnjvפbלנjפtdץpuqûפq{muףקעr{קxxitרקץשnhלlחןmלכjÜטpןokkpjיץחפץקû

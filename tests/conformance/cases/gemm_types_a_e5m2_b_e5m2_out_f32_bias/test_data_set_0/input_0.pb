@@ -1,0 +1,1 @@
+FBAJÒqכננםכeךhנןgkrtךםrtםכןטtםנsץ{uvקנttyהצפפiך{zךjihkןjjמmmgפסrkkוniץuzץûvםפrtנלל^mמנצפקצtuלspÞcntTצyxvvs{mסrפקענûצûvm^fkkךחfÜkj‗זSlכךcdימיt{qtזנלנpןspלLdךquעkvרposvsךרzנךרlxûlםxק{yץתשסצסתלiחnkךgעגחלסהmaurנסנÓYyצz{

@@ -1,0 +1,1 @@
+FBAJ“тtjйпфхйctlйuvффхяxouзoфуыuхtшtхwxturыхeqшффeглlhmеjадmsиjldlгкфqрчыфшlилййlсмpbиsфктrсrкрхухxыupёуvlмxъxvшшyычxuхмjdоежаё`р]hмклqbуp]uымоssозiрbqисonуUtнuхрgи[срywwuыпсхсsоtЎнrф{рqсстmnjb`jиVнвfкlqqfоfоачj{xsъ

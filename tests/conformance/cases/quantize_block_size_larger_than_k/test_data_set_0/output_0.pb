@@ -1,0 +1,1 @@
+2BYJ–â^bcÈÔcZ^àäêaHà_èã×Xo_iðVÔáNqWavwöôkòzqÖfh~k¶àÖâÙÔæpodeâbé?`éÑmìërYåöénçìÙqûmØyqûüøø÷qþzkxóXp}äP_Íì]cL\`åèÛÏgH;aîiìÍ\äeÍÕmsqÑ½sUësïQxzsùyätãòtþô[_ØØßG

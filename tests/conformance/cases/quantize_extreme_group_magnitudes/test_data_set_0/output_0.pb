@@ -1,0 +1,1 @@
+ BYJ`zצwמתסנpyl{tסשלקzיתתקקzpuvרשûתûyץyqששprûûתtu{zעצןץn{zzקצרףתצשwrתxûשקלצץrתtץצquסvצעשצxעûuסuלפvvxץ

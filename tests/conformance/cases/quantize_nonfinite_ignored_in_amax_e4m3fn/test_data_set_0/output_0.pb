@@ -1,0 +1,1 @@
+ BYJАgjxfжurjbуrsюнZдiфп;^луш~hN{v}evи]tkаЎ~rюc-~r{дKtїhзlўZхfвc~kч№крхvикЏдоmr|rюzenсл~mTоюЎ№EqущэkuдлszвiаLdyюynэbnиг^diиёl~Ётaзю

@@ -1,0 +1,1 @@
+ BYJ€ףפנuםפעlעצxdh{xfsןיoץתxlרtûץסupkעףntsצ{הûמjץ{uqsuנפשsץsyrץ{קvמvsךלפptצןמu{uםo{ןנnף{ogyvרûרtwרpץםhףטlנלעבפûצנתקנפניsזcףןuץtקv{û

@@ -1,0 +1,1 @@
+ BYJ@õì|ñjmsìttlùòùú{âsqsrprkøzqwsøûìsõórsoñäüğît{viòñëôs\nvùtxj{ìur

@@ -1,0 +1,1 @@
+–BYJ–ЮmJYЫdпeжРкjлЬбмRрeсмwщqюopунyлцeст|С}схkк~rTYЪжWPФS\haжjjh_пФdhфqЫеъdхnxYкбhэмь~еъщ}югбlЛЬ]МгSDfIавVVxjsYЧkлqусэnrщчdcеu~шэ{осzюпъUгЫYЪвcг^гаaФЯЪїг]У

@@ -1,0 +1,1 @@
+(BYJπj`βεξρρλMαλΰλ\ττχτjωρtzFr~vϊsίψϋβmnώbδπόQYηfbiYζάΕίnλhRςlηντΩixco~λpυuέ|qξj}τώωxjΔYl\fΑδδ\csΨnefupπqεaτ~mxχtνψluiqΞqώετoΣΡZSWβ^\ο_lκΝs^P[εoqντύψ~νπλmψerδώύXΰTkαΧΕjkΨdΪσοQοεστΤo^nobακsϋs~σssπ|xσkώPhοn{]rbΫLoD_`πΌrτμki`Jωfanly}ιαtφώρuώξύλytvϊ

@@ -1,0 +1,1 @@
+–BYJ–Rî[]^[ÃDØNíÐhíieeðæGÙkåôè|yêÝþì[rcïôøc~÷êõøbUäZÙÖ_¿ßßãÐÖêb`KßàÖfà_õÝ¸mhB9éÌmîþZèuørwåRãêÜ`WÝÕÐÄbàÉæìUãÞæ¹ØdÞc´ttlyìasbjdþxrówþ÷íw~û@àÉKãeÞg\àÙqèâÚ×Aä

@@ -1,0 +1,1 @@
+(BYJð@½?;±A·0ÎQÐÎSÒ«KSëåìßØWllhxgëïßsAß2aF8XPLÆ&ºC412ÁÀ¿I¼1³IáYìâdêhpkøoßgmøÜãjð¶ZmãbÉNÚ×T¿ºÃ]ÆÀÜáSFbáVÔP£_o]éN_hÛNemà´acÔoJ®ÝVÛÙÜ[äÆÎERäá^ÞÍBÃ¸¹È½ÑP¼ÄÁPÎÃP5Ò÷ä`&iìæ×H½ÈËQIÅÐÑVJ½^MÙ:#ÇÅ2¥¶ÏFCº8SÂ»¹GiØðÓnêlÈHFPÉÃCJÀI¸LEÕISÛZiák¾uëèqúkðlWZeìÙyøyiò

@@ -1,0 +1,1 @@
+FBYJрц╪EDффDG8цюIJJGдбмелA╤NHPNF╧KJMнQUямRеяURUQяG╩EIф╦Bб>AееA>CDдцлднцноQрDEDIаеABFиD?KMKидг@л<фMKJфл8Mх9JDUжуMIJI<орреCди<DDхE╟иKAENCHе©╪фGпKCйбхDG?юагдD╧╦MHJ<кбNMнкNебкPJяфнHPLмнтяPхиSTлаи>юцBф╬дH@лAAHDOдLхиBоPHN

@@ -1,0 +1,1 @@
+@BYJАїТUШХВКХRО1\ЯUXЩJбMѕИЯ[bЪOХЯгgUPкХTbQRJЪтжЪ`JMDЦУФФ@SЛMЗЬ¤ЮЧS№Ы]УMЙ[ФDOMQXНЪЮЩЯMXYЬY]бАhжSаaСеУ@жкgгbЬdЪПdjзCHТЫДЖКЙCШЮQб`СQШbЄЩМОFНDСХ‰UЯФФTЯЧШХdбЫг`S_cЫкaТХ@dpрiиaв»WcЮХШЦBZOIШDНZЩWЫYЫBЪX3

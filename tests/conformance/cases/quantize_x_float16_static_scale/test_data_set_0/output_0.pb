@@ -1,0 +1,1 @@
+@BYJюуJKюмпвпыV╩_юбSжчX[сaEeaчcХZж`ZaтшfhWХYijыhjицRPDRYк=TKь`рр_HRуSP[Yс©ыщQ╬R╪отЮXTсчзЮшБjАжЁ\mсЮ╧ЕWeр^ДэООlМhdPJрпK╡еRбMзя\^^охZIЦUIомгдонов[QьтшH╣^^UЮсчЮ_ъhрmуво╟^КlСUiaяэqЯSOбмY#нфхYпZXXБRW_хц

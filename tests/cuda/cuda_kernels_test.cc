@@ -1,0 +1,566 @@
+// The CUDA kernels against the reference kernels (ops/reference), on random shapes and data.
+// QuantizeFP8 and DequantizeFP8 must match bit for bit; FP8GEMM within the numeric policy's
+// bound (float32 accumulation in another order, plus one rounding to out_type; looser on the
+// cuBLASLt path, whose FP8 tensor-core products are summed at reduced precision inside each
+// 128-long K block before the float32 promotion). Every test skips, with a message, when no
+// usable GPU is present, so the binary lives in ctest on CPU-only CI.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fp8ops/dtype.h"
+#include "fp8ops/quantize.h"
+#include "ops/cuda/fp8_gemm_cuda.h"
+#include "ops/cuda/launch.h"
+#include "ops/reference/reference_kernels.h"
+
+namespace fp8ops {
+namespace {
+
+using cuda::GemmPath;
+
+// Why the GPU tests cannot run here; empty when they can.
+std::string NoGpuReason() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) return std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+  if (n == 0) return "no CUDA device";
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "cudaGetDeviceProperties failed";
+  if (prop.major * 10 + prop.minor < 89) {
+    return "GPU " + std::string(prop.name) + " is older than sm_89 (no FP8): kernels are built for sm_89+";
+  }
+  return "";
+}
+
+#define SKIP_WITHOUT_GPU()                                   \
+  do {                                                       \
+    static const std::string why = NoGpuReason();            \
+    if (!why.empty()) GTEST_SKIP() << why;                   \
+  } while (0)
+
+#define CUDA_OK(call)                                                        \
+  do {                                                                       \
+    const cudaError_t _e = (call);                                           \
+    ASSERT_EQ(_e, cudaSuccess) << #call << ": " << cudaGetErrorString(_e);   \
+  } while (0)
+
+// A device buffer (freed at scope exit).
+struct DevBuf {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit DevBuf(size_t n) : bytes(n) {
+    if (n > 0 && cudaMalloc(&p, n) != cudaSuccess) p = nullptr;
+  }
+  template <typename T>
+  static DevBuf From(const std::vector<T>& v) {
+    DevBuf b(v.size() * sizeof(T));
+    if (b.p != nullptr) cudaMemcpy(b.p, v.data(), b.bytes, cudaMemcpyHostToDevice);
+    return b;
+  }
+  DevBuf(DevBuf&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
+  DevBuf(const DevBuf&) = delete;
+  ~DevBuf() {
+    if (p != nullptr) cudaFree(p);
+  }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+  std::vector<uint8_t> Download() const {
+    std::vector<uint8_t> v(bytes);
+    if (bytes > 0) cudaMemcpy(v.data(), p, bytes, cudaMemcpyDeviceToHost);
+    return v;
+  }
+};
+
+std::vector<uint8_t> ToBytes(const std::vector<float>& f, DType t) {
+  std::vector<uint8_t> out(f.size() * DTypeSize(t));
+  StoreFromFloat(f.data(), static_cast<int64_t>(f.size()), t, out.data());
+  return out;
+}
+
+// ------------------------------------------------------------------------------- QuantizeFP8
+
+struct QuantCase {
+  int64_t rows, k, block;
+  DType x_type;
+  Fp8Format format;
+  bool saturate, pow2;
+  int static_kind;  // 0 dynamic, 1 per tensor, 2 per group
+};
+
+std::string Describe(const QuantCase& c) {
+  return "rows=" + std::to_string(c.rows) + " k=" + std::to_string(c.k) + " block=" + std::to_string(c.block) +
+         " x=" + DTypeName(c.x_type) + " fmt=" + Fp8FormatName(c.format) + " sat=" + std::to_string(c.saturate) +
+         " pow2=" + std::to_string(c.pow2) + " static=" + std::to_string(c.static_kind);
+}
+
+// Random activations with outliers, all-zero groups, tiny (subnormal) values and specials.
+std::vector<float> RandomActivations(int64_t rows, int64_t k, std::mt19937& rng, bool specials) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_real_distribution<float> ud(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(rows * k));
+  for (int64_t r = 0; r < rows; ++r) {
+    // Rows of very different magnitudes (narrower without specials: float16 A must stay finite).
+    const float row_scale = specials ? std::pow(10.0f, ud(rng) * 8.0f - 4.0f) : std::pow(10.0f, ud(rng) * 4.0f - 2.0f);
+    const bool zero_row = rows > 2 && r == 1;
+    for (int64_t i = 0; i < k; ++i) {
+      float v = zero_row ? 0.0f : nd(rng) * row_scale;
+      const float u = ud(rng);
+      if (specials && !zero_row) {
+        if (u < 0.002f) v = std::numeric_limits<float>::quiet_NaN();
+        else if (u < 0.004f) v = std::numeric_limits<float>::infinity();
+        else if (u < 0.006f) v = -std::numeric_limits<float>::infinity();
+        else if (u < 0.010f) v = 1e-40f * nd(rng);  // float32 subnormal
+        else if (u < 0.012f) v = -3e4f * row_scale;  // outlier
+      }
+      x[r * k + i] = v;
+    }
+  }
+  return x;
+}
+
+void RunQuantCase(const QuantCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(Describe(c));
+  const std::vector<float> xf = RandomActivations(c.rows, c.k, rng, /*specials=*/true);
+  const std::vector<uint8_t> x = ToBytes(xf, c.x_type);
+  const int64_t ng = NumBlocks(c.k, c.block);
+  std::vector<float> static_scale;
+  std::uniform_real_distribution<float> sd(1e-4f, 1.0f);
+  if (c.static_kind == 1) static_scale = {sd(rng)};
+  if (c.static_kind == 2) {
+    static_scale.resize(static_cast<size_t>(c.rows * ng));
+    for (auto& s : static_scale) s = sd(rng);
+  }
+
+  reference::QuantizeProblem p;
+  p.rows = c.rows;
+  p.k = c.k;
+  p.x = x.data();
+  p.x_type = c.x_type;
+  p.block_size = c.block;
+  p.params = {c.format, c.saturate, c.pow2};
+  p.static_scale = static_scale.empty() ? nullptr : static_scale.data();
+  p.static_scale_count = static_cast<int64_t>(static_scale.size());
+  std::vector<uint8_t> want_y(static_cast<size_t>(c.rows * c.k));
+  std::vector<float> want_s(static_cast<size_t>(c.rows * ng));
+  p.y = want_y.data();
+  p.y_scale = want_s.data();
+  reference::QuantizeFp8(p, 0, c.rows);
+
+  DevBuf dx = DevBuf::From(x);
+  DevBuf dss = DevBuf::From(static_scale);
+  DevBuf dy(want_y.size()), ds(want_s.size() * sizeof(float));
+  if (dy.bytes) {
+    CUDA_OK(cudaMemset(dy.p, 0xA5, dy.bytes));  // poison: every code must be written
+  }
+  if (ds.bytes) {
+    CUDA_OK(cudaMemset(ds.p, 0xFF, ds.bytes));
+  }
+  cuda::QuantizeLaunchArgs a;
+  a.rows = c.rows;
+  a.k = c.k;
+  a.x = dx.p;
+  a.x_type = c.x_type;
+  a.block_size = c.block;
+  a.params = p.params;
+  a.has_static_scale = c.static_kind != 0;
+  if (c.static_kind == 1) a.static_scale_value = static_scale[0];
+  if (c.static_kind == 2) a.static_scale = dss.as<float>();
+  a.y = dy.as<uint8_t>();
+  a.y_scale = ds.as<float>();
+  CUDA_OK(cuda::LaunchQuantizeFp8(a, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<uint8_t> got_y = dy.Download(), got_s_bytes = ds.Download();
+  std::vector<float> got_s(want_s.size());
+  if (!got_s.empty()) std::memcpy(got_s.data(), got_s_bytes.data(), got_s_bytes.size());
+
+  int bad = 0;
+  for (size_t i = 0; i < want_s.size() && bad < 5; ++i) {
+    uint32_t w, g;
+    std::memcpy(&w, &want_s[i], 4);
+    std::memcpy(&g, &got_s[i], 4);
+    if (w != g) {
+      ADD_FAILURE() << "Y_scale[" << i << "]: got " << got_s[i] << " want " << want_s[i];
+      ++bad;
+    }
+  }
+  for (size_t i = 0; i < want_y.size() && bad < 10; ++i) {
+    if (want_y[i] != got_y[i]) {
+      ADD_FAILURE() << "Y[" << i << "] (x=" << xf[i] << "): got 0x" << std::hex << int(got_y[i]) << " want 0x"
+                    << int(want_y[i]) << std::dec;
+      ++bad;
+    }
+  }
+}
+
+TEST(CudaQuantizeFp8, FastVariantShapesBitExact) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(1);
+  // Groups of whole 16-byte vectors: teams of 8, 16 and 32 lanes, 1 to 8 vectors a lane.
+  for (DType t : {DType::kFloat, DType::kFloat16, DType::kBFloat16}) {
+    for (int64_t block : {int64_t{128}, int64_t{32}, int64_t{64}, int64_t{256}, int64_t{1024}}) {
+      for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+        for (bool sat : {true, false}) {
+          RunQuantCase({7, 2048, block, t, f, sat, false, 0}, rng);
+        }
+      }
+    }
+    RunQuantCase({3, 4096, 0, t, Fp8Format::kE4M3FN, true, false, 0}, rng);  // whole row of 4096
+    RunQuantCase({33, 256, 128, t, Fp8Format::kE4M3FN, true, true, 0}, rng);  // pow2 scales
+  }
+}
+
+TEST(CudaQuantizeFp8, GenericVariantRaggedAndOddBitExact) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(2);
+  const int64_t ks[] = {1, 7, 100, 129, 300, 1000, 4001};
+  const int64_t blocks[] = {128, 0, 100, 3, 16};
+  for (int64_t k : ks) {
+    for (int64_t block : blocks) {
+      const DType t = (k + block) % 3 == 0 ? DType::kFloat : (k + block) % 3 == 1 ? DType::kFloat16 : DType::kBFloat16;
+      const Fp8Format f = k % 2 ? Fp8Format::kE4M3FN : Fp8Format::kE5M2;
+      RunQuantCase({5, k, block, t, f, block % 2 == 0, k % 3 == 0, 0}, rng);
+    }
+  }
+}
+
+TEST(CudaQuantizeFp8, StaticScalesAndEmptyInputs) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(3);
+  for (int kind : {1, 2}) {
+    for (bool sat : {true, false}) {
+      RunQuantCase({4, 512, 128, DType::kBFloat16, Fp8Format::kE4M3FN, sat, false, kind}, rng);
+      RunQuantCase({4, 300, 128, DType::kFloat, Fp8Format::kE5M2, sat, false, kind}, rng);
+    }
+  }
+  RunQuantCase({0, 256, 128, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);  // no rows
+  RunQuantCase({3, 0, 0, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);     // K = 0: scale 1
+  RunQuantCase({3, 0, 128, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);   // K = 0: no groups
+}
+
+TEST(CudaQuantizeFp8, RandomCasesBitExact) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  const int64_t ks[] = {1, 16, 64, 128, 200, 256, 384, 512, 1000, 1024};
+  const int64_t blocks[] = {128, 0, 32, 64, 256, 100};
+  const DType types[] = {DType::kFloat, DType::kFloat16, DType::kBFloat16};
+  for (int i = 0; i < 120; ++i) {
+    QuantCase c{1 + pick(rng) % 40, ks[pick(rng) % 10], blocks[pick(rng) % 6], types[pick(rng) % 3],
+                pick(rng) % 2 ? Fp8Format::kE4M3FN : Fp8Format::kE5M2, pick(rng) % 4 != 0, pick(rng) % 4 == 0,
+                pick(rng) % 5 == 0 ? 2 : 0};
+    RunQuantCase(c, rng);
+    if (HasFailure()) return;
+  }
+}
+
+// -------------------------------------------------------------------------------- FP8GEMM
+
+struct GemmCase {
+  int64_t m, n, k;
+  DType a_type;
+  Fp8Format b_format;
+  int64_t block_n, block_k, a_block;
+  DType out_type;
+  bool bias;
+};
+
+std::string Describe(const GemmCase& c) {
+  return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
+         " A=" + DTypeName(c.a_type) + " B=" + Fp8FormatName(c.b_format) + " blocks=(" + std::to_string(c.block_n) +
+         "," + std::to_string(c.block_k) + ",a" + std::to_string(c.a_block) + ") out=" + DTypeName(c.out_type) +
+         (c.bias ? " bias" : "");
+}
+
+double OutEps(DType t) { return t == DType::kFloat ? 0x1p-24 : t == DType::kFloat16 ? 0x1p-11 : 0x1p-8; }
+
+struct GemmData {
+  std::vector<uint8_t> a, b, bias;
+  std::vector<float> a_scale, b_scale;
+  reference::GemmProblem p;
+  std::vector<float> want;    // reference output, as float
+  std::vector<float> absdot;  // sum_k |a| |b| per output
+};
+
+GemmData MakeGemm(const GemmCase& c, std::mt19937& rng) {
+  GemmData d;
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(c.n * c.k));
+  for (auto& v : w) v = nd(rng) * 0.05f;
+  d.b.resize(w.size());
+  d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.block_n) * NumBlocks(c.k, c.block_k)));
+  QuantizeBlocks2D(w.data(), c.n, c.k, c.block_n, c.block_k, {c.b_format, true, false}, d.b.data(),
+                   d.b_scale.data());
+  const std::vector<float> x = RandomActivations(c.m, c.k, rng, /*specials=*/false);
+  if (IsFp8DType(c.a_type)) {
+    d.a.resize(x.size());
+    d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)));
+    QuantizeRowGroups(x.data(), c.m, c.k, c.a_block, {ToFp8Format(c.a_type), true, false}, d.a.data(),
+                      d.a_scale.data());
+  } else {
+    d.a = ToBytes(x, c.a_type);
+  }
+  if (c.bias) {
+    std::vector<float> bias(static_cast<size_t>(c.n));
+    for (auto& v : bias) v = nd(rng);
+    d.bias = ToBytes(bias, c.out_type);
+  }
+  reference::GemmProblem& p = d.p;
+  p.m = c.m;
+  p.n = c.n;
+  p.k = c.k;
+  p.a = d.a.data();
+  p.a_type = c.a_type;
+  p.a_scale = d.a_scale.empty() ? nullptr : d.a_scale.data();
+  p.a_block = c.a_block;
+  p.b = d.b.data();
+  p.b_format = c.b_format;
+  p.b_scale = d.b_scale.data();
+  p.block_n = c.block_n;
+  p.block_k = c.block_k;
+  p.bias = c.bias ? d.bias.data() : nullptr;
+  p.out_type = c.out_type;
+  std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)));
+  p.y = y.data();
+  reference::Fp8Gemm(p, 0, c.m, 0, c.n);
+  d.want.resize(static_cast<size_t>(c.m * c.n));
+  LoadAsFloat(y.data(), c.out_type, c.m * c.n, d.want.data());
+  // |a| . |b| per output: the scale of the accumulation error.
+  std::vector<float> arows(static_cast<size_t>(c.m * c.k)), brow(static_cast<size_t>(c.k));
+  for (int64_t i = 0; i < c.m; ++i) reference::DequantizeARow(p, i, arows.data() + i * c.k);
+  d.absdot.assign(static_cast<size_t>(c.m * c.n), 0.0f);
+  for (int64_t j = 0; j < c.n; ++j) {
+    reference::DequantizeBRow(p, j, brow.data());
+    for (int64_t i = 0; i < c.m; ++i) {
+      double s = 0;
+      for (int64_t kk = 0; kk < c.k; ++kk) s += std::fabs(double(arows[i * c.k + kk]) * brow[kk]);
+      d.absdot[i * c.n + j] = static_cast<float>(s);
+    }
+  }
+  return d;
+}
+
+// Compares a device result with the reference; acc_eps is the accumulation error allowed per
+// unit of |a|.|b|.
+void CheckGemm(const GemmCase& c, const GemmData& d, const std::vector<uint8_t>& got_bytes, double acc_eps,
+               const char* what) {
+  std::vector<float> got(d.want.size());
+  LoadAsFloat(got_bytes.data(), c.out_type, c.m * c.n, got.data());
+  const double eps = OutEps(c.out_type);
+  double num = 0, den = 0;
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double want = d.want[i], g = got[i];
+    const double tol = 2 * eps * std::fabs(want) + acc_eps * d.absdot[i] + 1e-30;
+    if (!(std::fabs(g - want) <= tol) && bad < 5) {  // NaN (unwritten poison) fails too
+      ADD_FAILURE() << what << ": Y[" << i / c.n << "," << i % c.n << "] = " << g << ", reference " << want
+                    << " (tolerance " << tol << ")";
+      ++bad;
+    }
+    num += (g - want) * (g - want);
+    den += want * want;
+  }
+  if (den > 0) {
+    EXPECT_LE(std::sqrt(num / den), 2 * eps + 100 * acc_eps) << what << ": relative L2 error";
+  }
+}
+
+// Runs the dispatcher (cuBLASLt where it applies) and the streaming kernel on one case.
+// Returns the path the dispatcher took.
+GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(Describe(c));
+  const GemmData d = MakeGemm(c, rng);
+  DevBuf da = DevBuf::From(d.a), das = DevBuf::From(d.a_scale), db = DevBuf::From(d.b),
+         dbs = DevBuf::From(d.b_scale), dbias = DevBuf::From(d.bias);
+  DevBuf dy(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)));
+  cuda::GemmLaunchArgs g;
+  g.m = c.m;
+  g.n = c.n;
+  g.k = c.k;
+  g.a = da.p;
+  g.a_type = c.a_type;
+  g.a_scale = das.as<float>();
+  g.a_block = c.a_block;
+  g.b = db.as<uint8_t>();
+  g.b_format = c.b_format;
+  g.b_scale = dbs.as<float>();
+  g.block_n = c.block_n;
+  g.block_k = c.block_k;
+  g.bias = c.bias ? dbias.p : nullptr;
+  g.out_type = c.out_type;
+  g.y = dy.p;
+
+  // 1. The dispatcher.
+  cuda::GemmPlan plan;
+  cuda::GpuStatus st = cuda::PlanFp8Gemm(g, cuda::GemmOptions{}, &plan);
+  EXPECT_TRUE(st.ok()) << cuda::GpuStatusMessage(st);
+  DevBuf ws(plan.workspace_bytes);
+  GemmPath used = plan.path;
+  if (dy.bytes) {
+    EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);  // NaN poison
+  }
+  st = cuda::RunFp8Gemm(g, plan, ws.p, plan.workspace_bytes, nullptr, &used);
+  EXPECT_TRUE(st.ok()) << cuda::GpuStatusMessage(st);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  CheckGemm(c, d, dy.Download(), cuda::IsCublasLtPath(used) ? 1e-3 : 1e-5, cuda::GemmPathName(used));
+
+  // 2. The streaming kernel on its own (it is also the fallback for any shape).
+  if (cuda::IsCublasLtPath(used)) {
+    if (dy.bytes) {
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+    }
+    EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    CheckGemm(c, d, dy.Download(), 1e-5, cuda::Fp8GemvIsVectorized(g) ? "gemv16B" : "gemv_scalar");
+  }
+  return used;
+}
+
+TEST(CudaFp8Gemm, DecodeShapesAllGranularities) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(10);
+  const int64_t ms[] = {1, 2, 3, 5, 8, 15};
+  struct KN { int64_t k, n; };
+  const KN kns[] = {{128, 128}, {256, 200}, {4096, 64}, {400, 48}, {401, 43}, {16, 1}, {1, 1}, {0, 5}};
+  struct Gran { int64_t bn, bk, ab; };
+  const Gran grans[] = {{128, 128, 128}, {0, 0, 0}, {1, 0, 0}, {1, 128, 128}, {64, 32, 32}, {100, 48, 48}, {0, 128, 128}};
+  const DType a_types[] = {DType::kE4M3FN, DType::kBFloat16, DType::kFloat16, DType::kFloat, DType::kE5M2};
+  const DType outs[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
+  int i = 0;
+  for (int64_t m : ms) {
+    for (const KN& kn : kns) {
+      for (const Gran& gr : grans) {
+        ++i;
+        const DType at = a_types[i % 5];
+        const Fp8Format bf = i % 7 == 3 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+        RunGemmCase({m, kn.n, kn.k, at, bf, gr.bn, gr.bk, gr.ab, outs[i % 3], i % 4 == 1}, rng);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {
+  SKIP_WITHOUT_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  const bool hopper = prop.major == 9;
+  std::mt19937 rng(11);
+  std::map<std::string, int> paths;
+  struct Shape { int64_t m, n, k; };
+  const Shape shapes[] = {{16, 256, 512}, {17, 384, 1024}, {33, 200, 256}, {128, 256, 512}, {64, 48, 400}, {20, 128, 4096}};
+  struct Gran { int64_t bn, bk, ab; };
+  const Gran grans[] = {{128, 128, 128}, {1, 128, 128}, {0, 0, 0}, {1, 0, 0}, {128, 0, 0}};
+  int i = 0;
+  for (const Shape& s : shapes) {
+    for (const Gran& gr : grans) {
+      for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
+        ++i;
+        const GemmCase c{s.m, s.n, s.k, i % 5 == 2 ? DType::kE5M2 : DType::kE4M3FN,
+                         i % 7 == 4 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN, gr.bn, gr.bk, gr.ab, out, i % 3 == 0};
+        const GemmPath used = RunGemmCase(c, rng);
+        paths[std::string(cuda::GemmPathName(used)) + " " + Describe(c).substr(Describe(c).find("A="))]++;
+        if (HasFailure()) break;
+      }
+    }
+  }
+  for (const auto& [k, v] : paths) std::printf("  path %s\n", k.c_str());
+  // The case the performance targets rest on: E4M3 x E4M3, 128x128 weight blocks, K % 128 == 0.
+  GemmCase key{128, 256, 512, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kBFloat16, false};
+  const GemmPath used = RunGemmCase(key, rng);
+  if (hopper) {
+    EXPECT_EQ(used, GemmPath::kLtBlock128x128) << "cuBLASLt refused the block-scaled FP8 matmul on " << prop.name;
+  }
+}
+
+TEST(CudaFp8Gemm, EmptyDimensions) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(12);
+  RunGemmCase({0, 64, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, false}, rng);
+  RunGemmCase({4, 0, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, false}, rng);
+  RunGemmCase({3, 8, 0, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat16, true}, rng);
+  RunGemmCase({32, 8, 0, DType::kBFloat16, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, true}, rng);
+}
+
+// ------------------------------------------------------------------------------ DequantizeFP8
+
+TEST(CudaDequantizeFp8, MatchesReferenceBitExact) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(20);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> sd(0.01f, 2.0f);
+  struct Case { int64_t rows, k; bool last_axis; int64_t bs, bn, bk; bool per_tensor; DType out; Fp8Format f; };
+  const Case cases[] = {
+      {7, 300, false, 0, 128, 128, false, DType::kFloat, Fp8Format::kE4M3FN},
+      {130, 257, false, 0, 128, 128, false, DType::kBFloat16, Fp8Format::kE5M2},
+      {5, 1000, true, 128, 0, 0, false, DType::kFloat16, Fp8Format::kE4M3FN},
+      {5, 1000, true, 0, 0, 0, false, DType::kFloat, Fp8Format::kE4M3FN},
+      {9, 33, false, 0, 1, 0, false, DType::kBFloat16, Fp8Format::kE4M3FN},
+      {9, 33, false, 0, 128, 128, true, DType::kFloat, Fp8Format::kE5M2},
+      {0, 16, true, 128, 0, 0, false, DType::kFloat, Fp8Format::kE4M3FN},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("rows=" + std::to_string(c.rows) + " k=" + std::to_string(c.k));
+    std::vector<uint8_t> x(static_cast<size_t>(c.rows * c.k));
+    for (auto& v : x) v = static_cast<uint8_t>(byte(rng));
+    int64_t ns = c.per_tensor ? 1
+                 : c.last_axis ? c.rows * NumBlocks(c.k, c.bs)
+                               : NumBlocks(c.rows, c.bn) * NumBlocks(c.k, c.bk);
+    std::vector<float> s(static_cast<size_t>(ns));
+    for (auto& v : s) v = sd(rng);
+    reference::DequantizeProblem p;
+    p.rows = c.rows;
+    p.k = c.k;
+    p.x = x.data();
+    p.format = c.f;
+    p.scale = s.data();
+    p.scale_count = ns;
+    p.last_axis_groups = c.last_axis;
+    p.block_size = c.bs;
+    p.block_n = c.bn;
+    p.block_k = c.bk;
+    p.out_type = c.out;
+    std::vector<uint8_t> want(x.size() * DTypeSize(c.out));
+    p.y = want.data();
+    reference::DequantizeFp8(p, 0, c.rows);
+    DevBuf dx = DevBuf::From(x), ds = DevBuf::From(s), dy(want.size());
+    cuda::DequantizeLaunchArgs a;
+    a.rows = c.rows;
+    a.k = c.k;
+    a.x = dx.as<uint8_t>();
+    a.format = c.f;
+    a.scale = ds.as<float>();
+    a.scale_count = ns;
+    a.last_axis_groups = c.last_axis;
+    a.block_size = c.bs;
+    a.block_n = c.bn;
+    a.block_k = c.bk;
+    a.out_type = c.out;
+    a.y = dy.p;
+    CUDA_OK(cuda::LaunchDequantizeFp8(a, nullptr));
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto got = dy.Download();
+    // NaN codes decode to NaN on both sides, possibly with different payloads: compare as values.
+    std::vector<float> gf(x.size()), wf(x.size());
+    LoadAsFloat(got.data(), c.out, static_cast<int64_t>(x.size()), gf.data());
+    LoadAsFloat(want.data(), c.out, static_cast<int64_t>(x.size()), wf.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(wf[i])) {
+        ASSERT_TRUE(std::isnan(gf[i])) << i;
+      } else {
+        ASSERT_EQ(std::memcmp(&gf[i], &wf[i], 4), 0) << i << ": got " << gf[i] << " want " << wf[i];
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fp8ops

@@ -1,0 +1,561 @@
+// The fast CPU kernels (ops/cpu) of every ISA level this CPU has, against the scalar reference
+// kernels (ops/reference/reference_kernels.h). Levels the CPU lacks are skipped with a message.
+//
+// QuantizeFP8 must be bit-exact with the reference (codes and scales). FP8GEMM sums in another
+// order, so it is checked against the exact float64 value r of the reference's own dequantized
+// operands (reference::DequantizeARow / DequantizeBRow):
+//   |y - r| <= (K + 5) * 2^-24 * sum_k |a_k b_k| + 2^-24 * |bias| + ulp_out(|r| + that) / 2
+// (the bound of docs/OPERATORS.md 1.5 with the slack reference_kernels_test.cc uses; the kernels
+// sum exact FP8 products per K block, then scale: a few roundings fewer or more than the
+// reference, never K more). Decoding is checked exactly: one-hot rows of A pick single weights.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "fp8ops/dtype.h"
+#include "fp8ops/fp8.h"
+#include "fp8ops/quantize.h"
+#include "ops/cpu/dispatch.h"
+#include "ops/cpu/fp8_gemm.h"
+#include "ops/cpu/isa.h"
+#include "ops/cpu/quantize_fp8.h"
+#include "ops/reference/reference_kernels.h"
+
+namespace fp8ops::cpu {
+namespace {
+
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Bf16};
+
+// The levels to test; prints the ones skipped.
+std::vector<Isa> TestedIsas() {
+  std::vector<Isa> out;
+  for (Isa isa : kAllIsas) {
+    if (IsaSupported(isa)) {
+      out.push_back(isa);
+    } else {
+      std::printf("[  SKIPPED ] ISA level %s: this CPU does not support it\n", IsaName(isa));
+    }
+  }
+  return out;
+}
+
+uint32_t FloatBitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+float BitsToFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Random floats with the hard cases mixed in: zeros, NaN, +-Inf, huge, tiny and subnormal
+// values, FP8 rounding midpoints.
+std::vector<float> NastyFloats(int64_t n, std::mt19937& rng, float sigma) {
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::uniform_int_distribution<uint32_t> bits;
+  std::uniform_int_distribution<int> pick(0, 19);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) {
+    switch (pick(rng)) {
+      case 0: x = 0.0f; break;
+      case 1: x = -0.0f; break;
+      case 2: x = std::numeric_limits<float>::quiet_NaN(); break;
+      case 3: x = (bits(rng) & 1) ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity(); break;
+      case 4: x = BitsToFloat(bits(rng)); break;                 // any pattern
+      case 5: x = BitsToFloat(bits(rng) & 0x807FFFFFu); break;  // subnormal
+      case 6: x = normal(rng) * 1e-3f; break;
+      default: x = normal(rng); break;
+    }
+  }
+  return v;
+}
+
+std::vector<uint8_t> ToType(const std::vector<float>& v, DType t) {
+  std::vector<uint8_t> out(v.size() * DTypeSize(t));
+  StoreFromFloat(v.data(), static_cast<int64_t>(v.size()), t, out.data());
+  return out;
+}
+
+// Runs tasks on 3 threads, to check that results do not depend on the split.
+absl::Status RunThreaded(size_t n, absl::FunctionRef<void(size_t)> task) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += 3) task(i);
+    });
+  }
+  for (auto& th : threads) th.join();
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------------------------ ISA basics
+
+TEST(CpuIsa, NamesRoundTripAndScalarAlwaysRuns) {
+  for (Isa isa : kAllIsas) EXPECT_EQ(ParseIsa(IsaName(isa)), isa);
+  EXPECT_EQ(ParseIsa("AVX512"), Isa::kAvx512);
+  EXPECT_FALSE(ParseIsa("sse9").has_value());
+  EXPECT_TRUE(IsaSupported(Isa::kScalar));
+  EXPECT_TRUE(IsaSupported(BestSupportedIsa()));
+  EXPECT_TRUE(IsaSupported(ActiveIsa()));
+  EXPECT_EQ(GemmKernelsFor(Isa::kScalar), nullptr);
+  for (Isa isa : kAllIsas) {
+    if (isa != Isa::kScalar && IsaSupported(isa)) {
+      EXPECT_NE(GemmKernelsFor(isa), nullptr) << IsaName(isa);
+      EXPECT_NE(QuantizeKernelsFor(isa), nullptr) << IsaName(isa);
+    } else if (!IsaSupported(isa)) {
+      EXPECT_EQ(GemmKernelsFor(isa), nullptr) << IsaName(isa);
+    }
+  }
+  std::printf("best ISA %s, active %s\n", IsaName(BestSupportedIsa()), IsaName(ActiveIsa()));
+}
+
+// ------------------------------------------------------------------------------------ QuantizeFP8
+
+struct QuantCase {
+  int64_t rows, k, block;
+  DType x_type;
+  Fp8QuantParams params;
+  int static_mode;  // 0 dynamic, 1 per tensor, 2 per group
+};
+
+void CheckQuantize(Isa isa, const QuantCase& c, std::mt19937& rng) {
+  const std::vector<float> xf = NastyFloats(c.rows * c.k, rng, 3.0f);
+  const std::vector<uint8_t> x = ToType(xf, c.x_type);
+  const int64_t ng = NumBlocks(c.k, c.block);
+  std::vector<float> static_scale;
+  if (c.static_mode == 1) static_scale = {0.37f};
+  if (c.static_mode == 2) {
+    std::uniform_real_distribution<float> u(1e-3f, 4.0f);
+    static_scale.resize(static_cast<size_t>(c.rows * ng));
+    for (auto& s : static_scale) s = u(rng);
+  }
+  reference::QuantizeProblem p;
+  p.rows = c.rows;
+  p.k = c.k;
+  p.x = x.data();
+  p.x_type = c.x_type;
+  p.block_size = c.block;
+  p.params = c.params;
+  p.static_scale = static_scale.empty() ? nullptr : static_scale.data();
+  p.static_scale_count = static_cast<int64_t>(static_scale.size());
+  std::vector<uint8_t> want(static_cast<size_t>(c.rows * c.k), 0xAA), got = want;
+  std::vector<float> want_s(static_cast<size_t>(c.rows * ng), -1.0f), got_s = want_s;
+  p.y = want.data();
+  p.y_scale = want_s.data();
+  reference::QuantizeFp8(p, 0, c.rows);
+  p.y = got.data();
+  p.y_scale = got_s.data();
+  QuantizeFp8(p, 0, c.rows, isa);
+  const std::string what =
+      absl::StrCat(IsaName(isa), " rows=", c.rows, " k=", c.k, " block=", c.block, " x=",
+                   DTypeName(c.x_type), " fp8=", Fp8FormatName(c.params.format), " sat=",
+                   c.params.saturate, " pow2=", c.params.scale_pow2, " static=", c.static_mode);
+  for (size_t i = 0; i < want_s.size(); ++i) {
+    ASSERT_EQ(FloatBitsOf(got_s[i]), FloatBitsOf(want_s[i])) << what << " scale " << i;
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(got[i], want[i]) << what << " element " << i << " x=" << xf[i];
+  }
+}
+
+TEST(CpuQuantizeFp8, BitExactWithReferenceOnShapeSweep) {
+  std::mt19937 rng(1234);
+  for (Isa isa : TestedIsas()) {
+    for (DType xt : {DType::kFloat, DType::kFloat16, DType::kBFloat16}) {
+      for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+        for (int sat = 0; sat < 2; ++sat) {
+          for (int64_t block : {int64_t{128}, int64_t{0}, int64_t{1}, int64_t{7}, int64_t{33}}) {
+            for (int64_t k : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{128},
+                              int64_t{300}}) {
+              QuantCase c{3, k, block, xt, {f, sat != 0, (k + block) % 2 == 1},
+                          static_cast<int>((k + block + sat) % 3)};
+              CheckQuantize(isa, c, rng);
+              if (HasFatalFailure()) return;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuQuantizeFp8, EmptyRowsAndZeroK) {
+  std::mt19937 rng(5);
+  for (Isa isa : TestedIsas()) {
+    CheckQuantize(isa, {0, 64, 128, DType::kFloat, {}, 0}, rng);
+    CheckQuantize(isa, {4, 0, 128, DType::kFloat, {}, 0}, rng);
+  }
+}
+
+// Codes of a spread of float bit patterns (every 97th of all 2^32, plus every FP8 rounding
+// midpoint and its float neighbours) against EncodeFp8, through the kernels with a static scale
+// of 1 (x / 1 is exact).
+TEST(CpuQuantizeFp8, EncodeMatchesCodecOnBitPatternSweep) {
+  std::vector<float> xs;
+  for (uint64_t u = 0; u < (uint64_t{1} << 32); u += 97) xs.push_back(BitsToFloat(static_cast<uint32_t>(u)));
+  for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+    const float* table = Fp8DecodeTable(f);
+    for (int c = 0; c < 127; ++c) {
+      const float lo = table[c], hi = table[c + 1];
+      if (!std::isfinite(lo) || !std::isfinite(hi)) continue;
+      const float mid = lo + (hi - lo) / 2;  // exact: few mantissa bits
+      for (float v : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e30f), lo, hi}) {
+        xs.push_back(v);
+        xs.push_back(-v);
+      }
+    }
+  }
+  const int64_t n = static_cast<int64_t>(xs.size());
+  const float one = 1.0f;
+  for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+    for (bool sat : {true, false}) {
+      std::vector<uint8_t> want(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) want[i] = EncodeFp8(xs[i], f, sat);
+      for (Isa isa : TestedIsas()) {
+        if (isa == Isa::kScalar) continue;  // the reference itself
+        reference::QuantizeProblem p;
+        p.rows = 1;
+        p.k = n;
+        p.x = xs.data();
+        p.x_type = DType::kFloat;
+        p.block_size = 0;
+        p.params = {f, sat, false};
+        p.static_scale = &one;
+        p.static_scale_count = 1;
+        std::vector<uint8_t> got(static_cast<size_t>(n));
+        float s_out;
+        p.y = got.data();
+        p.y_scale = &s_out;
+        QuantizeFp8(p, 0, 1, isa);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(got[i], want[i]) << IsaName(isa) << " " << Fp8FormatName(f) << " sat=" << sat
+                                     << " x bits=0x" << std::hex << FloatBitsOf(xs[i]);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------- FP8GEMM
+
+struct GemmCase {
+  int64_t m, n, k;
+  int64_t block_n, block_k, a_block;
+  DType a_type;    // FP8 (W8A8) or float type (weight-only)
+  Fp8Format b_format;
+  DType out_type;
+  bool bias;
+};
+
+std::string Describe(Isa isa, const GemmCase& c) {
+  return absl::StrCat(IsaName(isa), " m=", c.m, " n=", c.n, " k=", c.k, " block_n=", c.block_n,
+                      " block_k=", c.block_k, " a_block=", c.a_block, " A=", DTypeName(c.a_type),
+                      " B=", Fp8FormatName(c.b_format), " out=", DTypeName(c.out_type),
+                      " bias=", c.bias);
+}
+
+// Inputs of one case, built with the core quantizer.
+struct GemmData {
+  std::vector<uint8_t> a;  // codes or float bytes
+  std::vector<float> a_scale;
+  std::vector<uint8_t> b;
+  std::vector<float> b_scale;
+  std::vector<uint8_t> bias;  // out_type bytes
+};
+
+GemmData MakeData(const GemmCase& c, std::mt19937& rng) {
+  GemmData d;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(c.n * c.k)), x(static_cast<size_t>(c.m * c.k));
+  for (auto& v : w) v = normal(rng) * 0.05f;
+  for (auto& v : x) v = normal(rng);
+  d.b.resize(w.size());
+  d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.block_n) * NumBlocks(c.k, c.block_k)));
+  QuantizeBlocks2D(w.data(), c.n, c.k, c.block_n, c.block_k, {c.b_format, true, false}, d.b.data(),
+                   d.b_scale.data());
+  if (IsFp8DType(c.a_type)) {
+    d.a.resize(x.size());
+    d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)));
+    QuantizeRowGroups(x.data(), c.m, c.k, c.a_block, {ToFp8Format(c.a_type), true, false},
+                      d.a.data(), d.a_scale.data());
+  } else {
+    d.a = ToType(x, c.a_type);
+  }
+  if (c.bias) {
+    std::vector<float> bias(static_cast<size_t>(c.n));
+    for (auto& v : bias) v = normal(rng);
+    d.bias = ToType(bias, c.out_type);
+  }
+  return d;
+}
+
+reference::GemmProblem ReferenceProblem(const GemmCase& c, const GemmData& d) {
+  reference::GemmProblem p;
+  p.m = c.m;
+  p.n = c.n;
+  p.k = c.k;
+  p.a = d.a.data();
+  p.a_type = c.a_type;
+  p.a_scale = d.a_scale.empty() ? nullptr : d.a_scale.data();
+  p.a_block = c.a_block;
+  p.b = d.b.data();
+  p.b_format = c.b_format;
+  p.b_scale = d.b_scale.data();
+  p.block_n = c.block_n;
+  p.block_k = c.block_k;
+  p.bias = d.bias.empty() ? nullptr : d.bias.data();
+  p.out_type = c.out_type;
+  return p;
+}
+
+// Y of the fast kernels (out_type bytes).
+std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool threaded,
+                             Isa* packed_isa = nullptr) {
+  PackBSource src;
+  src.b = d.b.data();
+  src.n = c.n;
+  src.k = c.k;
+  src.format = c.b_format;
+  src.b_scale = d.b_scale.data();
+  src.b_scale_count = static_cast<int64_t>(d.b_scale.size());
+  src.block_n = c.block_n;
+  src.block_k = c.block_k;
+  src.a_block = c.a_block;
+  auto packed = PackB(src, isa);
+  if (packed_isa) *packed_isa = packed->isa;
+  GemmInput in;
+  in.m = c.m;
+  in.a = d.a.data();
+  in.a_type = c.a_type;
+  in.a_scale = d.a_scale.empty() ? nullptr : d.a_scale.data();
+  in.a_block = c.a_block;
+  in.bias = d.bias.empty() ? nullptr : d.bias.data();
+  in.out_type = c.out_type;
+  std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)), 0xCD);
+  in.y = y.data();
+  const absl::Status s = threaded ? Fp8Gemm(*packed, in, RunThreaded) : Fp8Gemm(*packed, in);
+  EXPECT_TRUE(s.ok()) << s;
+  return y;
+}
+
+double UlpOut(double r, DType t) {
+  if (t == DType::kFloat) return 0.0;
+  const int man = t == DType::kFloat16 ? 10 : 7;
+  const int emin = t == DType::kFloat16 ? -14 : -126;
+  int e;
+  std::frexp(std::fabs(r), &e);  // |r| in [2^(e-1), 2^e)
+  return std::ldexp(1.0, std::max(e - 1, emin) - man);
+}
+
+// Checks y against the float64 value of the reference's dequantized operands.
+void CheckGemm(Isa isa, const GemmCase& c, const GemmData& d, const std::vector<uint8_t>& y) {
+  reference::GemmProblem p = ReferenceProblem(c, d);
+  std::vector<float> arow(static_cast<size_t>(c.k)), brow(static_cast<size_t>(c.k));
+  std::vector<float> bias(static_cast<size_t>(c.n), 0.0f);
+  if (c.bias) LoadAsFloat(d.bias.data(), c.out_type, c.n, bias.data());
+  std::vector<float> yf(static_cast<size_t>(c.m * c.n));
+  LoadAsFloat(y.data(), c.out_type, c.m * c.n, yf.data());
+  std::vector<std::vector<float>> b_rows(static_cast<size_t>(c.n));
+  for (int64_t n = 0; n < c.n; ++n) {
+    b_rows[n].resize(static_cast<size_t>(c.k));
+    reference::DequantizeBRow(p, n, b_rows[n].data());
+  }
+  int reported = 0;
+  for (int64_t m = 0; m < c.m; ++m) {
+    reference::DequantizeARow(p, m, arow.data());
+    for (int64_t n = 0; n < c.n; ++n) {
+      double r = 0, mag = 0;
+      for (int64_t kk = 0; kk < c.k; ++kk) {
+        const double t = static_cast<double>(arow[kk]) * b_rows[n][kk];
+        r += t;
+        mag += std::fabs(t);
+      }
+      r += bias[n];
+      const double acc_err = (c.k + 5) * std::ldexp(mag, -24) + std::ldexp(std::fabs(bias[n]), -24);
+      const double tol = acc_err + UlpOut(std::fabs(r) + acc_err, c.out_type) / 2;
+      const double got = yf[m * c.n + n];
+      if (!(std::fabs(got - r) <= tol)) {
+        ADD_FAILURE() << Describe(isa, c) << " Y[" << m << "," << n << "]=" << got << " want " << r
+                      << " +- " << tol;
+        if (++reported > 5) return;
+      }
+    }
+  }
+}
+
+TEST(CpuFp8Gemm, MatchesReferenceOnShapeSweep) {
+  struct Gran {
+    int64_t bn, bk;
+  };
+  const Gran grans[] = {{0, 0}, {1, 0}, {1, 128}, {128, 128}, {3, 64}, {0, 128}, {16, 12}, {5, 5}};
+  const int64_t shapes[][3] = {{1, 1, 1},    {1, 15, 3},   {1, 33, 128}, {1, 130, 401},
+                               {2, 64, 300}, {3, 17, 129}, {4, 40, 256}, {5, 31, 130},
+                               {13, 70, 67}, {40, 33, 401}};
+  const DType a_types[] = {DType::kE4M3FN, DType::kE5M2, DType::kFloat, DType::kFloat16,
+                           DType::kBFloat16};
+  std::mt19937 rng(99);
+  for (Isa isa : TestedIsas()) {
+    int idx = 0;
+    for (const Gran& g : grans) {
+      for (DType at : a_types) {
+        for (const auto& s : shapes) {
+          ++idx;
+          GemmCase c;
+          c.m = s[0];
+          c.n = s[1];
+          c.k = s[2];
+          c.block_n = g.bn;
+          c.block_k = g.bk;
+          // a_block: block_k when blocked (the op requires it), else per row or 64-groups.
+          c.a_block = g.bk > 0 ? (idx % 3 == 0 ? 0 : g.bk) : (idx % 2 ? 0 : 64);
+          c.a_type = at;
+          c.b_format = idx % 4 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+          c.out_type = idx % 3 == 0 ? DType::kFloat16 : idx % 3 == 1 ? DType::kFloat : DType::kBFloat16;
+          c.bias = idx % 2 == 0;
+          const GemmData d = MakeData(c, rng);
+          CheckGemm(isa, c, d, RunFast(isa, c, d, /*threaded=*/idx % 5 == 0));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// Exercises the tile path's K chunks (K > 512), row blocks (M > 256) and ragged last pieces.
+TEST(CpuFp8Gemm, LargerShapesAndThreadedSplitGiveSameResult) {
+  std::mt19937 rng(7);
+  for (Isa isa : TestedIsas()) {
+    for (DType at : {DType::kE4M3FN, DType::kFloat}) {
+      GemmCase c{300, 70, 1100, 128, 128, 128, at, Fp8Format::kE4M3FN, DType::kFloat, true};
+      const GemmData d = MakeData(c, rng);
+      const auto y1 = RunFast(isa, c, d, false);
+      CheckGemm(isa, c, d, y1);
+      const auto y3 = RunFast(isa, c, d, true);
+      EXPECT_EQ(y1, y3) << Describe(isa, c) << ": threaded result differs";
+    }
+  }
+}
+
+TEST(CpuFp8Gemm, EmptyDimensionsAndZeroK) {
+  std::mt19937 rng(3);
+  for (Isa isa : TestedIsas()) {
+    // M = 0: nothing is written.
+    GemmCase c0{0, 20, 64, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, true};
+    EXPECT_TRUE(RunFast(isa, c0, MakeData(c0, rng), false).empty());
+    // K = 0: Y = bias.
+    GemmCase ck{3, 20, 0, 128, 128, 0, DType::kFloat, Fp8Format::kE4M3FN, DType::kFloat16, true};
+    const GemmData d = MakeData(ck, rng);
+    const auto y = RunFast(isa, ck, d, false);
+    for (int64_t m = 0; m < 3; ++m) {
+      EXPECT_EQ(0, std::memcmp(y.data() + m * 40, d.bias.data(), 40)) << IsaName(isa);
+    }
+  }
+}
+
+// Every finite code of each format decodes exactly: A is one-hot (row m picks k = m), so
+// Y[m, n] = dequant(B[n, m]) exactly. B holds all codes (NaN/Inf excluded: 0 * NaN poisons a
+// column; they have their own test).
+TEST(CpuFp8Gemm, EveryCodeDecodesExactly) {
+  for (Isa isa : TestedIsas()) {
+    for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+      const float* table = Fp8DecodeTable(f);
+      std::vector<uint8_t> codes;
+      for (int c = 0; c < 256; ++c) {
+        if (std::isfinite(table[c])) codes.push_back(static_cast<uint8_t>(c));
+      }
+      const int64_t k = static_cast<int64_t>(codes.size()), n = 37;
+      for (DType at : {DType::kFloat, DType::kE4M3FN, DType::kBFloat16}) {
+        for (int64_t m : {int64_t{1}, k}) {  // GEMV path and tile path
+          GemmCase c{m, n, k, 0, 0, 0, at, f, DType::kFloat, false};
+          GemmData d;
+          d.b.resize(static_cast<size_t>(n * k));
+          for (int64_t j = 0; j < n; ++j) {
+            for (int64_t kk = 0; kk < k; ++kk) d.b[j * k + kk] = codes[(kk + j * 7) % k];
+          }
+          d.b_scale = {1.0f};
+          const float one = 1.0f;
+          std::vector<float> a(static_cast<size_t>(m * k), 0.0f);
+          for (int64_t i = 0; i < m; ++i) a[i * k + (i * 5) % k] = one;
+          if (IsFp8DType(at)) {
+            d.a.resize(a.size());
+            for (size_t i = 0; i < a.size(); ++i) d.a[i] = EncodeFp8(a[i], Fp8Format::kE4M3FN, true);
+            d.a_scale.assign(static_cast<size_t>(m), 1.0f);
+          } else {
+            d.a = ToType(a, at);
+          }
+          const auto y = RunFast(isa, c, d, false);
+          std::vector<float> yf(static_cast<size_t>(m * n));
+          std::memcpy(yf.data(), y.data(), y.size());
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              const float want = table[d.b[j * k + (i * 5) % k]];
+              // Value equality: a -0 weight sums to +0 (0 * x + -0 = +0), as in the reference.
+              ASSERT_EQ(yf[i * n + j], want)
+                  << Describe(isa, c) << " row " << i << " col " << j;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A NaN weight makes its column NaN (and only it); an E5M2 Inf weight gives +-Inf or NaN exactly
+// where the reference does.
+TEST(CpuFp8Gemm, NanAndInfWeightsPropagateLikeReference) {
+  std::mt19937 rng(11);
+  for (Isa isa : TestedIsas()) {
+    for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+      for (int64_t m : {int64_t{1}, int64_t{20}}) {
+        GemmCase c{m, 40, 300, 128, 128, 128, DType::kFloat, f, DType::kFloat, false};
+        GemmData d = MakeData(c, rng);
+        d.b[3 * 300 + 17] = 0x7F;                                   // NaN in column 3
+        d.b[20 * 300 + 290] = 0xFF;                                 // -NaN in column 20
+        if (f == Fp8Format::kE5M2) d.b[30 * 300 + 5] = 0x7C;        // +Inf in column 30
+        const auto y = RunFast(isa, c, d, false);
+        reference::GemmProblem p = ReferenceProblem(c, d);
+        std::vector<float> want(static_cast<size_t>(m * 40));
+        p.y = want.data();
+        reference::Fp8Gemm(p, 0, m, 0, 40);
+        std::vector<float> got(want.size());
+        std::memcpy(got.data(), y.data(), y.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+          EXPECT_EQ(std::isnan(got[i]), std::isnan(want[i])) << Describe(isa, c) << " i=" << i;
+          EXPECT_EQ(std::isinf(got[i]), std::isinf(want[i])) << Describe(isa, c) << " i=" << i;
+          if (std::isinf(want[i])) {
+            EXPECT_EQ(got[i], want[i]);
+          }
+        }
+        EXPECT_TRUE(std::isnan(got[3]) && std::isnan(got[20]));
+      }
+    }
+  }
+}
+
+// A K block that is not a multiple of the AVX-512 layout's K group falls back to the reference
+// layout, and still computes the op.
+TEST(CpuFp8Gemm, OddKBlockFallsBackToReferenceLayout) {
+  if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(2);
+  GemmCase c{3, 20, 50, 1, 5, 5, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, false};
+  const GemmData d = MakeData(c, rng);
+  Isa packed_isa;
+  const auto y = RunFast(Isa::kAvx512, c, d, false, &packed_isa);
+  EXPECT_EQ(packed_isa, Isa::kScalar);
+  CheckGemm(Isa::kAvx512, c, d, y);
+}
+
+}  // namespace
+}  // namespace fp8ops::cpu
