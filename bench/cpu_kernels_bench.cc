@@ -14,10 +14,10 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <tuple>
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -54,11 +54,11 @@ struct WeightKey {
   }
 };
 
-const cpu::PackedB& Weights(int64_t n, int64_t k, Isa isa) {
+const cpu::PackedB& Weights(int64_t n, int64_t k, Isa isa, int copy = 0) {
   static std::map<WeightKey, std::unique_ptr<cpu::PackedB>> cache;
-  auto& slot = cache[{n, k, static_cast<int>(isa)}];
+  auto& slot = cache[{n, k, static_cast<int>(isa) + 16 * copy}];
   if (!slot) {
-    std::mt19937 rng(static_cast<uint32_t>(n * 31 + k));
+    std::mt19937 rng(static_cast<uint32_t>(n * 31 + k + copy));
     std::normal_distribution<float> normal(0.0f, 0.02f);
     std::vector<float> w(static_cast<size_t>(n * k));
     for (auto& v : w) v = normal(rng);
@@ -125,9 +125,12 @@ void BM_Fp8Gemm(benchmark::State& state) {
     if (!s.ok()) state.SkipWithError(std::string(s.message()).c_str());
     benchmark::DoNotOptimize(y.data());
   }
-  const double a_bytes = static_cast<double>(m * k) * (mode == kW8A8 ? 1 : mode == kWeightOnlyBf16 ? 2 : 4);
+  const double a_bytes = static_cast<double>(m * k) * (mode == kW8A8             ? 1
+                                                       : mode == kWeightOnlyBf16 ? 2
+                                                                                 : 4);
   const double bytes = static_cast<double>(n * k) + a_bytes + 4.0 * m * n;
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cpu::IsaName(isa));
 }
@@ -145,6 +148,46 @@ void GemmArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Fp8Gemm)->Apply(GemmArgs)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.3);
+
+// M = 1 with the weights streamed from DRAM: each iteration uses the next of `copies` distinct
+// weights (copies * N * K bytes, well over the last-level cache).
+void BM_Fp8GemvFromDram(benchmark::State& state) {
+  const int64_t n = state.range(0), k = state.range(1), copies = state.range(2);
+  const Isa isa = cpu::ActiveIsa();
+  std::vector<const cpu::PackedB*> w;
+  for (int i = 0; i < copies; ++i) w.push_back(&Weights(n, k, isa, i + 1));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(k));
+  for (auto& v : x) v = normal(rng);
+  std::vector<uint8_t> a(x.size());
+  std::vector<float> a_scale(static_cast<size_t>(NumBlocks(k, 128)));
+  QuantizeRowGroups(x.data(), 1, k, 128, {}, a.data(), a_scale.data());
+  std::vector<float> y(static_cast<size_t>(n));
+  cpu::GemmInput in;
+  in.m = 1;
+  in.a = a.data();
+  in.a_scale = a_scale.data();
+  in.y = y.data();
+  auto parallel = [](size_t n_tasks, absl::FunctionRef<void(size_t)> t) {
+    return ThePool().Run(n_tasks, t);
+  };
+  size_t i = 0;
+  for (auto _ : state) {
+    (void)cpu::Fp8Gemm(*w[i++ % w.size()], in, parallel);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(n * k), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(cpu::IsaName(isa));
+}
+BENCHMARK(BM_Fp8GemvFromDram)
+    ->ArgNames({"N", "K", "copies"})
+    ->Args({14336, 4096, 12})
+    ->Args({4096, 14336, 12})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5);
 
 void BM_QuantizeFp8(benchmark::State& state) {
   const int64_t rows = state.range(0), k = state.range(1);

@@ -53,7 +53,9 @@ using testing::Attr;
 
 struct Shape {
   int64_t m, k, n, layers;
-  std::string Name() const { return absl::StrCat(m, "x", k, "x", n, layers > 1 ? absl::StrCat("x", layers) : ""); }
+  std::string Name() const {
+    return absl::StrCat(m, "x", k, "x", n, layers > 1 ? absl::StrCat("x", layers) : "");
+  }
   int64_t Weights() const {
     int64_t w = 0;
     for (int64_t l = 0; l < layers; ++l) w += k * n;
@@ -66,7 +68,8 @@ const char* const kKinds[] = {"fp32", "fp16", "dq_fp8", "nbits8", "fp8_w8a8", "f
 // Deterministic weight value of layer l, output row r, input column c: uniform in
 // [-1, 1) / sqrt(in): any layout can be generated without holding the float weight.
 float WeightValue(int64_t l, int64_t r, int64_t c, int64_t in) {
-  uint64_t x = (static_cast<uint64_t>(l) << 48) ^ (static_cast<uint64_t>(r) << 24) ^ static_cast<uint64_t>(c);
+  uint64_t x = (static_cast<uint64_t>(l) << 48) ^ (static_cast<uint64_t>(r) << 24) ^
+               static_cast<uint64_t>(c);
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
@@ -96,7 +99,8 @@ class ModelWriter {
       t->set_raw_data(std::string(static_cast<const char*>(data), bytes));
       return;
     }
-    if (!data_) data_ = std::make_unique<std::ofstream>(path_ + ".data", std::ios::binary | std::ios::trunc);
+    if (!data_)
+      data_ = std::make_unique<std::ofstream>(path_ + ".data", std::ios::binary | std::ios::trunc);
     t->set_data_location(onnx::TensorProto::EXTERNAL);
     auto add = [&](const char* k, const std::string& v) {
       auto* e = t->add_external_data();
@@ -192,8 +196,8 @@ std::string BuildModel(const std::string& kind, const Shape& s, const std::strin
       w.AddInitializer(wn, 2, {out, nb, 128}, q.data(), q.size());
       w.AddInitializer(wn + "_s", 1, {out * nb}, sc.data(), sc.size() * 4);
       AddNode(m, "MatMulNBits", {cur, wn, wn + "_s"}, {y},
-              {Attr::Int("K", in), Attr::Int("N", out), Attr::Int("bits", 8), Attr::Int("block_size", 128),
-               Attr::Int("accuracy_level", 4)},
+              {Attr::Int("K", in), Attr::Int("N", out), Attr::Int("bits", 8),
+               Attr::Int("block_size", 128), Attr::Int("accuracy_level", 4)},
               "com.microsoft");
     } else {  // fp8_w8a8 / fp8_wo: B [N, K] E4M3 in 128x128 blocks
       const int64_t nbn = (out + 127) / 128, nbk = (in + 127) / 128;
@@ -205,7 +209,8 @@ std::string BuildModel(const std::string& kind, const Shape& s, const std::strin
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t c = 0; c < in; ++c) panel[r * in + c] = WeightValue(l, i * 128 + r, c, in);
         }
-        QuantizeBlocks2D(panel.data(), rows, in, 128, 128, {}, q.data() + i * 128 * in, sc.data() + i * nbk);
+        QuantizeBlocks2D(panel.data(), rows, in, 128, 128, {}, q.data() + i * 128 * in,
+                         sc.data() + i * nbk);
       }
       w.AddInitializer(wn, 17, {out, in}, q.data(), q.size());
       w.AddInitializer(wn + "_s", 1, {nbn, nbk}, sc.data(), sc.size() * 4);
@@ -234,7 +239,8 @@ struct Result {
 
 std::string g_plugin = FP8OPS_PLUGIN_PATH;
 
-Result Measure(const std::string& kind, const Shape& s, const std::string& dir, int threads, int runs) {
+Result Measure(const std::string& kind, const Shape& s, const std::string& dir, int threads,
+               int runs) {
   Result r;
   const std::string path = BuildModel(kind, s, dir);
   host::SessionOptions so;
@@ -307,8 +313,9 @@ int Main(int argc, char** argv) {
     shapes.push_back({16, 4096, 14336, 10});
   }
   std::vector<std::string> kinds;
-  for (const auto& k : absl::StrSplit(Flag(argc, argv, "kinds", "fp32,fp16,dq_fp8,nbits8,fp8_w8a8,fp8_wo"), ',',
-                                      absl::SkipEmpty())) {
+  for (const auto& k :
+       absl::StrSplit(Flag(argc, argv, "kinds", "fp32,fp16,dq_fp8,nbits8,fp8_w8a8,fp8_wo"), ',',
+                      absl::SkipEmpty())) {
     kinds.emplace_back(k);
   }
 
@@ -316,15 +323,20 @@ int Main(int argc, char** argv) {
   const double dram = MeasureReadGBps(pool, size_t{1} << 30, 5);
   const double fma = MeasureFmaGflops(pool, 5);
   const double bf16 = MeasureBf16DotGflops(pool, 5);
-  std::printf("# fp8ops session benchmark: ONNX Runtime CPU EP, %d intra-op threads, median of %d runs\n",
-              threads, runs);
+  std::printf(
+      "# fp8ops session benchmark: ONNX Runtime CPU EP, %d intra-op threads, median of %d runs\n",
+      threads, runs);
   std::printf("# fp8ops CPU kernels: %s\n", cpu::IsaName(cpu::ActiveIsa()));
-  std::printf("# ceilings on %d threads: DRAM read %.1f GB/s, FP32 FMA %.0f GFLOP/s, BF16 dot %.0f GFLOP/s\n\n",
-              threads, dram, fma, bf16);
+  std::printf(
+      "# ceilings on %d threads: DRAM read %.1f GB/s, FP32 FMA %.0f GFLOP/s, BF16 dot %.0f "
+      "GFLOP/s\n\n",
+      threads, dram, fma, bf16);
 
   std::printf("| shape MxKxN[xL] | FP8 weights MB |");
   for (const auto& k : kinds) std::printf(" %s ms |", k.c_str());
-  std::printf(" w8a8 vs nbits8 | wo vs nbits8 | w8a8 vs fp32 | w8a8 GB/s (%% DRAM) | w8a8 GFLOP/s (%% FMA) |\n");
+  std::printf(
+      " w8a8 vs nbits8 | wo vs nbits8 | w8a8 vs fp32 | w8a8 GB/s (%% DRAM) | w8a8 GFLOP/s (%% FMA) "
+      "|\n");
   std::printf("|---|---|");
   for (size_t i = 0; i < kinds.size() + 5; ++i) std::printf("---|");
   std::printf("\n");
@@ -332,7 +344,8 @@ int Main(int argc, char** argv) {
     std::map<std::string, Result> res;
     for (const auto& k : kinds) {
       res[k] = Measure(k, s, dir, threads, runs);
-      if (!res[k].error.empty()) std::fprintf(stderr, "%s %s: %s\n", k.c_str(), s.Name().c_str(), res[k].error.c_str());
+      if (!res[k].error.empty())
+        std::fprintf(stderr, "%s %s: %s\n", k.c_str(), s.Name().c_str(), res[k].error.c_str());
     }
     const double wmb = static_cast<double>(s.Weights()) * 1e-6;
     std::printf("| %s | %.0f |", s.Name().c_str(), wmb);
@@ -365,8 +378,9 @@ int Main(int argc, char** argv) {
                 gfl.c_str());
     std::fflush(stdout);
   }
-  std::printf("\nratios: speed of fp8ops relative to the peer (>1: fp8ops faster). GB/s counts FP8 "
-              "weight bytes (1 per weight).\n");
+  std::printf(
+      "\nratios: speed of fp8ops relative to the peer (>1: fp8ops faster). GB/s counts FP8 "
+      "weight bytes (1 per weight).\n");
   return 0;
 }
 

@@ -59,6 +59,22 @@ class ExternalDataReader {
   absl::Status Check(const onnx::TensorProto& t, int64_t nbytes);
   // Reads `n` bytes starting `pos` bytes into the tensor's data.
   absl::Status Read(const onnx::TensorProto& t, int64_t pos, int64_t n, void* dst);
+  // Maps the tensor's `nbytes` bytes read-only (no copy; the pages count as this process's memory
+  // while mapped). NOTE: a file truncated by someone else while mapped raises SIGBUS.
+  class Mapping {
+   public:
+    Mapping(void* base, size_t len, const void* data) : base_(base), len_(len), data_(data) {}
+    ~Mapping();
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+    const void* data() const { return data_; }
+
+   private:
+    void* base_;
+    size_t len_;
+    const void* data_;
+  };
+  absl::StatusOr<std::unique_ptr<Mapping>> Map(const onnx::TensorProto& t, int64_t nbytes);
   // (device, inode) of every file opened so far.
   std::vector<std::pair<dev_t, ino_t>> OpenedFiles() const;
   const std::string& base_dir() const { return base_dir_; }
@@ -85,15 +101,18 @@ absl::Status CheckTensorData(const onnx::TensorProto& t, ExternalDataReader* ext
 
 // Copies `n` bytes starting at byte `pos` of the tensor's data (little-endian, ONNX raw layout)
 // into dst, from raw_data, a typed field or the external file.
-absl::Status ReadTensorBytes(const onnx::TensorProto& t, ExternalDataReader* ext, int64_t pos, int64_t n,
-                             void* dst);
+absl::Status ReadTensorBytes(const onnx::TensorProto& t, ExternalDataReader* ext, int64_t pos,
+                             int64_t n, void* dst);
 
 // Whether two paths name the same file (same device and inode; false when either is missing).
 bool SameFile(const std::string& a, const std::string& b);
 // Whether `path` is one of the (dev, inode) pairs.
 bool IsOneOf(const std::string& path, const std::vector<std::pair<dev_t, ino_t>>& files);
 
-std::string DirName(const std::string& path);   // "." for a bare file name
+// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is unavailable.
+int64_t PeakRssBytes();
+
+std::string DirName(const std::string& path);  // "." for a bare file name
 std::string BaseName(const std::string& path);
 
 // A temporary file next to `final_path`; renamed over it by Commit(), removed otherwise (also
@@ -108,11 +127,14 @@ class TempFile {
   int fd() const { return fd_; }
   const std::string& path() const { return tmp_path_; }
   const std::string& final_path() const { return final_path_; }
+  // Bytes reserved so far (the file's size after Commit).
   int64_t size() const { return size_; }
-  // Appends at the end of what was written so far.
+  // Reserves `n` bytes at the next multiple of `alignment` (the gap reads as zeros) and returns
+  // their offset; WriteAt fills them (from any thread: positional writes).
+  int64_t Reserve(int64_t n, int64_t alignment);
+  absl::Status WriteAt(const void* data, int64_t n, int64_t offset);
+  // Reserve + WriteAt.
   absl::Status Append(const void* data, int64_t n);
-  // Appends zero bytes until size() is a multiple of `alignment`.
-  absl::Status PadTo(int64_t alignment);
   // fsync, close, rename over final_path.
   absl::Status Commit();
 
@@ -122,6 +144,7 @@ class TempFile {
   int fd_ = -1;
   int slot_ = -1;  // entry in the signal-cleanup table
   int64_t size_ = 0;
+  bool positional_ = false;
   bool committed_ = false;
 };
 
@@ -132,15 +155,19 @@ void InstallSignalCleanup();
 // 1 MiB or more, 64 bytes otherwise), the tensor's fields set to point at it.
 class ExternalDataWriter {
  public:
-  ExternalDataWriter(TempFile* file, std::string location) : file_(file), location_(std::move(location)) {}
+  ExternalDataWriter(TempFile* file, std::string location)
+      : file_(file), location_(std::move(location)) {}
   // Writes `n` bytes; `t` becomes an external tensor (raw_data and typed fields cleared).
   absl::Status Append(onnx::TensorProto* t, const void* data, int64_t n);
+  // Points `t` at `n` reserved bytes and returns their offset; the caller writes them with
+  // file()->WriteAt (e.g. on another thread).
+  int64_t Reserve(onnx::TensorProto* t, int64_t n);
+  TempFile* file() { return file_; }
   // Copies the tensor's current data (inline or external through `ext`) to the file, in chunks.
   absl::Status Move(onnx::TensorProto* t, ExternalDataReader* ext);
   int64_t bytes_written() const { return file_->size(); }
 
  private:
-  absl::StatusOr<int64_t> Begin(int64_t n);
   void Point(onnx::TensorProto* t, int64_t offset, int64_t n);
   TempFile* file_;
   std::string location_;

@@ -15,11 +15,21 @@ std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char b[8];
@@ -42,9 +52,12 @@ std::string JsonNumber(double v) {
 
 const char* ActionName(NodeReport::Action a) {
   switch (a) {
-    case NodeReport::Action::kRewritten: return "rewritten";
-    case NodeReport::Action::kAlreadyFp8: return "already_fp8";
-    default: return "skipped";
+    case NodeReport::Action::kRewritten:
+      return "rewritten";
+    case NodeReport::Action::kAlreadyFp8:
+      return "already_fp8";
+    default:
+      return "skipped";
   }
 }
 
@@ -89,7 +102,8 @@ std::string ReportToJson(const RewriteReport& r) {
     if (!n.reason.empty()) absl::StrAppend(&j, ", \"reason\": ", JsonString(n.reason));
     if (!n.weight.empty()) {
       absl::StrAppend(&j, ", \"weight\": ", JsonString(n.weight), ", \"weight_shape\": [",
-                      absl::StrJoin(n.weight_shape, ", "), "], \"weight_dtype\": ", JsonString(n.weight_dtype));
+                      absl::StrJoin(n.weight_shape, ", "),
+                      "], \"weight_dtype\": ", JsonString(n.weight_dtype));
     }
     if (!n.activation_shape.empty()) {
       std::vector<std::string> dims;
@@ -99,14 +113,16 @@ std::string ReportToJson(const RewriteReport& r) {
     if (n.k > 0 || n.n > 0) absl::StrAppend(&j, ", \"k\": ", n.k, ", \"n\": ", n.n);
     if (n.bytes_before > 0) absl::StrAppend(&j, ", \"bytes_before\": ", n.bytes_before);
     if (n.action == NodeReport::Action::kRewritten) {
-      absl::StrAppend(&j, ", \"bytes_after\": ", n.bytes_after, ", \"recipe\": ", JsonString(n.recipe),
-                      ", \"weight_format\": ", JsonString(n.weight_format), ", \"weight_block\": [", n.block_n, ", ",
-                      n.block_k, "]");
+      absl::StrAppend(&j, ", \"bytes_after\": ", n.bytes_after,
+                      ", \"recipe\": ", JsonString(n.recipe),
+                      ", \"weight_format\": ", JsonString(n.weight_format), ", \"weight_block\": [",
+                      n.block_n, ", ", n.block_k, "]");
       if (!n.activation_format.empty()) {
         absl::StrAppend(&j, ", \"activation_format\": ", JsonString(n.activation_format),
                         ", \"activation_block\": ", n.activation_block);
       }
-      absl::StrAppend(&j, ", \"fp8_weight\": ", JsonString(n.fp8_weight), ", \"shared\": ", n.shared ? "true" : "false");
+      absl::StrAppend(&j, ", \"fp8_weight\": ", JsonString(n.fp8_weight),
+                      ", \"shared\": ", n.shared ? "true" : "false");
       if (n.weight_rel_rms >= 0) {
         absl::StrAppend(&j, ", \"weight_rel_rms\": ", JsonNumber(n.weight_rel_rms),
                         ", \"weight_sqnr_db\": ", JsonNumber(n.weight_sqnr_db));
@@ -116,14 +132,17 @@ std::string ReportToJson(const RewriteReport& r) {
   }
   j += r.nodes.empty() ? "],\n" : "\n  ],\n";
   const RewriteTotals& t = r.totals;
-  absl::StrAppend(&j, "  \"totals\": {\"nodes_rewritten\": ", t.nodes_rewritten,
-                  ", \"nodes_skipped\": ", t.nodes_skipped, ", \"nodes_already_fp8\": ", t.nodes_already_fp8,
-                  ", \"weights_quantized\": ", t.weights_quantized,
-                  ", \"quantized_bytes_before\": ", t.quantized_bytes_before,
-                  ", \"quantized_bytes_after\": ", t.quantized_bytes_after,
-                  ", \"weight_bytes_before\": ", t.weight_bytes_before,
-                  ", \"weight_bytes_after\": ", t.weight_bytes_after, ", \"fp8_bytes_after\": ", t.fp8_bytes_after,
-                  ", \"fp8_share\": ", JsonNumber(t.fp8_share), ", \"seconds\": ", JsonNumber(t.seconds), "}\n}\n");
+  absl::StrAppend(
+      &j, "  \"totals\": {\"nodes_rewritten\": ", t.nodes_rewritten,
+      ", \"nodes_skipped\": ", t.nodes_skipped, ", \"nodes_already_fp8\": ", t.nodes_already_fp8,
+      ", \"weights_quantized\": ", t.weights_quantized,
+      ", \"quantized_bytes_before\": ", t.quantized_bytes_before,
+      ", \"quantized_bytes_after\": ", t.quantized_bytes_after,
+      ", \"weight_bytes_before\": ", t.weight_bytes_before,
+      ", \"weight_bytes_after\": ", t.weight_bytes_after,
+      ", \"fp8_bytes_after\": ", t.fp8_bytes_after, ", \"fp8_share\": ", JsonNumber(t.fp8_share),
+      ", \"seconds\": ", JsonNumber(t.seconds), ", \"peak_rss_bytes\": ", t.peak_rss_bytes,
+      "}\n}\n");
   return j;
 }
 
@@ -131,8 +150,8 @@ std::string ReportToTable(const RewriteReport& r) {
   bool subgraphs = false;
   for (const auto& n : r.nodes) subgraphs |= n.graph != "main";
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"node", "op", "A", "weight", "action", "format/blocks",
-                                     "rel.RMS", "SQNR dB", "bytes", "reason"};
+  std::vector<std::string> header = {"node",          "op",      "A",       "weight", "action",
+                                     "format/blocks", "rel.RMS", "SQNR dB", "bytes",  "reason"};
   if (subgraphs) header.insert(header.begin(), "graph");
   rows.push_back(header);
   for (const auto& n : r.nodes) {
@@ -142,12 +161,14 @@ std::string ReportToTable(const RewriteReport& r) {
     row.push_back(n.op);
     row.push_back(Shape(n.activation_shape));
     row.push_back(n.weight.empty() ? "-"
-                                   : absl::StrCat(n.weight_dtype, " [", absl::StrJoin(n.weight_shape, ","), "]"));
+                                   : absl::StrCat(n.weight_dtype, " [",
+                                                  absl::StrJoin(n.weight_shape, ","), "]"));
     if (n.action == NodeReport::Action::kRewritten) {
       row.push_back(r.dry_run ? "eligible" : (n.shared ? "FP8 (shared)" : "FP8"));
       std::string f = absl::StrCat("W ", n.weight_format, " ", BlockText(n.block_n, n.block_k));
       if (!n.activation_format.empty()) {
-        absl::StrAppend(&f, ", A ", n.activation_format, " ", n.activation_block == 0 ? "row" : absl::StrCat("/", n.activation_block));
+        absl::StrAppend(&f, ", A ", n.activation_format, " ",
+                        n.activation_block == 0 ? "row" : absl::StrCat("/", n.activation_block));
       }
       row.push_back(f);
       char b[32];
@@ -195,13 +216,17 @@ std::string ReportToTable(const RewriteReport& r) {
   std::snprintf(share, sizeof share, "%.1f%%", 100.0 * t.fp8_share);
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f s", t.seconds);
-  absl::StrAppend(&out, "\n", r.dry_run ? "would rewrite " : "rewritten: ", t.nodes_rewritten, " node(s), ",
-                  t.weights_quantized, " distinct weight(s); skipped: ", t.nodes_skipped, "; already FP8: ",
-                  t.nodes_already_fp8, "\n");
+  absl::StrAppend(&out, "\n", r.dry_run ? "would rewrite " : "rewritten: ", t.nodes_rewritten,
+                  " node(s), ", t.weights_quantized,
+                  " distinct weight(s); skipped: ", t.nodes_skipped,
+                  "; already FP8: ", t.nodes_already_fp8, "\n");
   absl::StrAppend(&out, "quantized weights: ", Bytes(t.quantized_bytes_before), " -> ",
                   Bytes(t.quantized_bytes_after), "\n");
-  absl::StrAppend(&out, "all constant tensors: ", Bytes(t.weight_bytes_before), " -> ", Bytes(t.weight_bytes_after),
-                  " (", share, " FP8)", r.dry_run ? " (predicted)" : "", "; ", secs, "\n");
+  absl::StrAppend(&out, "all constant tensors: ", Bytes(t.weight_bytes_before), " -> ",
+                  Bytes(t.weight_bytes_after), " (", share, " FP8)",
+                  r.dry_run ? " (predicted)" : "", "; ", secs);
+  if (t.peak_rss_bytes > 0) absl::StrAppend(&out, ", peak memory ", Bytes(t.peak_rss_bytes));
+  out += "\n";
   if (!r.output_path.empty()) {
     absl::StrAppend(&out, "wrote ", r.output_path);
     if (!r.external_data_path.empty()) absl::StrAppend(&out, " + ", r.external_data_path);

@@ -10,6 +10,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <memory>
 #include <regex>
@@ -44,9 +45,13 @@ bool IsDefaultDomain(const std::string& d) { return d.empty() || d == "ai.onnx";
 bool IsMatMulLike(const onnx::NodeProto& n) {
   return IsDefaultDomain(n.domain()) && (n.op_type() == "MatMul" || n.op_type() == "Gemm");
 }
-bool IsFp8Gemm(const onnx::NodeProto& n) { return n.domain() == kFp8Domain && n.op_type() == "FP8GEMM"; }
+bool IsFp8Gemm(const onnx::NodeProto& n) {
+  return n.domain() == kFp8Domain && n.op_type() == "FP8GEMM";
+}
 
-const char* RecipeName(RewriteRecipe r) { return r == RewriteRecipe::kW8A8 ? "w8a8" : "weight-only"; }
+const char* RecipeName(RewriteRecipe r) {
+  return r == RewriteRecipe::kW8A8 ? "w8a8" : "weight-only";
+}
 
 const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const char* name) {
   for (const auto& a : n.attribute()) {
@@ -116,7 +121,7 @@ struct WeightJob {
   int64_t source_bytes = 0;
   std::string codes_name;
   std::vector<std::pair<float, std::string>> scales;  // (alpha folded in, tensor name)
-  std::vector<int> reports;                            // node reports served
+  std::vector<int> reports;                           // node reports served
   // Results.
   std::unique_ptr<onnx::TensorProto> codes;
   std::vector<std::unique_ptr<onnx::TensorProto>> scale_tensors;
@@ -139,7 +144,10 @@ struct NodePlan {
 class Progress {
  public:
   Progress(bool enabled, int64_t total_bytes, int64_t total_jobs)
-      : enabled_(enabled), total_bytes_(total_bytes), total_jobs_(total_jobs), start_(Clock::now()),
+      : enabled_(enabled),
+        total_bytes_(total_bytes),
+        total_jobs_(total_jobs),
+        start_(Clock::now()),
         last_(start_) {}
   void Update(int64_t jobs, int64_t bytes, bool final = false) {
     if (!enabled_) return;
@@ -152,8 +160,9 @@ class Progress {
     last_jobs_ = jobs;
     printed_ = true;
     std::fprintf(stderr, "fp8ops: quantized %lld/%lld weights, %s of %s (%.2f GB/s)\n",
-                 static_cast<long long>(jobs), static_cast<long long>(total_jobs_), FormatGb(bytes).c_str(),
-                 FormatGb(total_bytes_).c_str(), since_start > 0 ? bytes / 1e9 / since_start : 0.0);
+                 static_cast<long long>(jobs), static_cast<long long>(total_jobs_),
+                 FormatGb(bytes).c_str(), FormatGb(total_bytes_).c_str(),
+                 since_start > 0 ? bytes / 1e9 / since_start : 0.0);
   }
 
  private:
@@ -175,7 +184,9 @@ void ForEachGraph(onnx::GraphProto* g, const Fn& fn) {
   }
 }
 
-bool IsConstantNode(const onnx::NodeProto& n) { return IsDefaultDomain(n.domain()) && n.op_type() == "Constant"; }
+bool IsConstantNode(const onnx::NodeProto& n) {
+  return IsDefaultDomain(n.domain()) && n.op_type() == "Constant";
+}
 
 onnx::TensorProto* ConstantValue(onnx::NodeProto* n) {
   if (!IsConstantNode(*n) || n->output_size() != 1) return nullptr;
@@ -220,7 +231,9 @@ class Rewriter {
   int64_t EstimatedInlineBytes();
   void FillPredictedTotals();
   void FillFinalTotals();
-  const std::unordered_map<const onnx::TensorProto*, std::string>& first_user() const { return first_user_; }
+  const std::unordered_map<const onnx::TensorProto*, std::string>& first_user() const {
+    return first_user_;
+  }
 
  private:
   absl::Status CollectNames();
@@ -462,12 +475,15 @@ absl::Status Rewriter::VisitGraph(onnx::GraphProto* g, const std::string& path, 
   return status;
 }
 
-absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope, const onnx::NodeProto* keep_last) {
+absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope,
+                              const onnx::NodeProto* keep_last) {
   const bool gemm = node->op_type() == "Gemm";
   const std::string label = NodeLabel(*node);
-  if (node->input_size() < 2 || node->output_size() < 1 || node->input(0).empty() || node->input(1).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(label, " has ", node->input_size(), " inputs and ",
-                                                   node->output_size(), " outputs; expected A, B and Y"));
+  if (node->input_size() < 2 || node->output_size() < 1 || node->input(0).empty() ||
+      node->input(1).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, " has ", node->input_size(),
+                                                   " inputs and ", node->output_size(),
+                                                   " outputs; expected A, B and Y"));
   }
   NodeReport r;
   r.graph = scope.path;
@@ -485,23 +501,29 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope, const onnx::N
 
   const Resolved b = Resolve(b_name);
   if (b.constant == nullptr) {
-    if (Resolve(a_name).constant != nullptr) return skip("the constant is input A (only a constant B is quantized)");
-    return skip(gemm ? "B is not a constant" : "activation x activation MatMul (B is not a constant)");
+    if (Resolve(a_name).constant != nullptr)
+      return skip("the constant is input A (only a constant B is quantized)");
+    return skip(gemm ? "B is not a constant"
+                     : "activation x activation MatMul (B is not a constant)");
   }
   ConstRef& w = *b.constant;
   const onnx::TensorProto& t = *w.tensor;
   r.weight = w.name;
   r.weight_shape.assign(t.dims().begin(), t.dims().end());
   r.weight_dtype = graph_pass::DataTypeName(t.data_type());
-  if (w.overridable) return skip(absl::StrCat("weight '", w.name, "' is also a graph input (replaceable at run time)"));
+  if (w.overridable)
+    return skip(
+        absl::StrCat("weight '", w.name, "' is also a graph input (replaceable at run time)"));
   if (!graph_pass::IsKnownDataType(t.data_type())) {
-    return absl::InvalidArgumentError(absl::StrCat(label, ": weight '", w.name, "' has unsupported data type ",
-                                                   t.data_type(), " (not an ONNX type)"));
+    return absl::InvalidArgumentError(absl::StrCat(label, ": weight '", w.name,
+                                                   "' has unsupported data type ", t.data_type(),
+                                                   " (not an ONNX type)"));
   }
   if (auto n = graph_pass::TensorNumElements(t); !n.ok()) return Annotate(n.status(), label);
   const DType dtype = static_cast<DType>(t.data_type());
   if (!IsFloatDType(dtype)) {
-    return skip(absl::StrCat("unsupported weight dtype ", r.weight_dtype, " (FLOAT, FLOAT16 or BFLOAT16 only)"));
+    return skip(absl::StrCat("unsupported weight dtype ", r.weight_dtype,
+                             " (FLOAT, FLOAT16 or BFLOAT16 only)"));
   }
   if (t.dims_size() != 2) {
     return skip(absl::StrCat("weight is ", t.dims_size(), "-D (only 2-D weights are quantized)"));
@@ -520,16 +542,20 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope, const onnx::N
     r.k = transposed ? t.dims(0) : t.dims(1);
     r.n = transposed ? t.dims(1) : t.dims(0);
     if (trans_a != 0) return skip("transA=1 (only transA=0 is rewritten)");
-    if (!std::isfinite(alpha) || alpha == 0.0f) return skip(absl::StrCat("alpha=", alpha, " (not finite or zero)"));
+    if (!std::isfinite(alpha) || alpha == 0.0f)
+      return skip(absl::StrCat("alpha=", alpha, " (not finite or zero)"));
     if (node->input_size() > 2 && !node->input(2).empty()) {
       const Resolved c = Resolve(node->input(2));
-      if (c.constant == nullptr) return skip("C is not a constant (only a constant 1-D [N] C becomes the bias)");
+      if (c.constant == nullptr)
+        return skip("C is not a constant (only a constant 1-D [N] C becomes the bias)");
       const onnx::TensorProto& ct = *c.constant->tensor;
       if (ct.dims_size() != 1 || ct.dims(0) != r.n) {
-        return skip(absl::StrCat("C has shape [", absl::StrJoin(ct.dims(), ","), "] (only 1-D [N] C becomes the bias)"));
+        return skip(absl::StrCat("C has shape [", absl::StrJoin(ct.dims(), ","),
+                                 "] (only 1-D [N] C becomes the bias)"));
       }
       if (ct.data_type() != t.data_type()) return skip("C's dtype differs from B's");
-      if (beta != 1.0f) return skip(absl::StrCat("beta=", beta, " with C (only beta=1 folds into the bias)"));
+      if (beta != 1.0f)
+        return skip(absl::StrCat("beta=", beta, " with C (only beta=1 folds into the bias)"));
       if (auto s = graph_pass::CheckTensorData(ct, ext_); !s.ok()) return Annotate(s, label);
       bias = node->input(2);
     }
@@ -544,9 +570,11 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope, const onnx::N
   if (exclude_ && std::regex_search(node->name(), *exclude_)) {
     return skip("excluded by the user (name matched by --exclude)");
   }
-  if (node == keep_last) return skip("kept in high precision (--keep-last: last projection feeding a graph output)");
+  if (node == keep_last)
+    return skip("kept in high precision (--keep-last: last projection feeding a graph output)");
   if (r.k * r.n < o_.min_elements) {
-    return skip(absl::StrCat("too small: ", r.k * r.n, " elements < --min-elements ", o_.min_elements));
+    return skip(
+        absl::StrCat("too small: ", r.k * r.n, " elements < --min-elements ", o_.min_elements));
   }
 
   // Rewrite: find or create the weight job.
@@ -608,7 +636,8 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope, const onnx::N
   r.action = NodeReport::Action::kRewritten;
   r.recipe = RecipeName(o_.recipe);
   r.weight_format = Fp8FormatName(o_.weight_format);
-  r.activation_format = o_.recipe == RewriteRecipe::kW8A8 ? Fp8FormatName(o_.activation_format) : "";
+  r.activation_format =
+      o_.recipe == RewriteRecipe::kW8A8 ? Fp8FormatName(o_.activation_format) : "";
   r.block_n = o_.block_n;
   r.block_k = o_.block_k;
   r.activation_block = o_.recipe == RewriteRecipe::kW8A8 ? o_.activation_block : 0;
@@ -630,19 +659,30 @@ absl::Status Rewriter::Execute(ExternalDataWriter* writer, bool free_sources) {
   const int threads = NumThreads();
   int64_t done_bytes = 0;
   // Reused across weights (no page faults on fresh buffers): the source bytes when they are not
-  // inline, and the FP8 codes when they go to the data file.
+  // inline, and two FP8 code buffers: while one weight is quantized into one, the other one's
+  // codes are written to the data file on another thread.
   std::string buffer;
-  graph_pass::QuantizedWeight q;
+  graph_pass::QuantizedWeight qw[2];
+  int cur = 0;
+  std::future<absl::Status> pending;  // NOTE: declared after qw: destroyed (joined) first
   for (size_t ji = 0; ji < jobs_.size(); ++ji) {
+    graph_pass::QuantizedWeight& q = qw[cur];
     WeightJob& job = jobs_[ji];
     onnx::TensorProto* src = job.src.tensor;
     const std::string label = absl::StrCat("weight '", job.src.name, "'");
     const void* data;
+    std::unique_ptr<ExternalDataReader::Mapping> mapping;  // external source: mapped, not copied
     if (!graph_pass::HasExternalData(*src) && src->has_raw_data()) {
       data = src->raw_data().data();
+    } else if (graph_pass::HasExternalData(*src) && ext_ != nullptr) {
+      auto m = ext_->Map(*src, job.source_bytes);
+      if (!m.ok()) return Annotate(m.status(), label);
+      mapping = *std::move(m);
+      data = mapping->data();
     } else {
       buffer.resize(static_cast<size_t>(job.source_bytes));
-      if (auto s = graph_pass::ReadTensorBytes(*src, ext_, 0, job.source_bytes, buffer.data()); !s.ok()) {
+      if (auto s = graph_pass::ReadTensorBytes(*src, ext_, 0, job.source_bytes, buffer.data());
+          !s.ok()) {
         return Annotate(s, label);
       }
       data = buffer.data();
@@ -666,10 +706,18 @@ absl::Status Rewriter::Execute(ExternalDataWriter* writer, bool free_sources) {
     job.codes->add_dims(job.n);
     job.codes->add_dims(job.k);
     if (writer != nullptr) {
-      if (auto s = writer->Append(job.codes.get(), q.codes.data(), static_cast<int64_t>(q.codes.size())); !s.ok()) {
-        return s;
-      }
+      const int64_t size = static_cast<int64_t>(q.codes.size());
+      const int64_t offset = writer->Reserve(job.codes.get(), size);
       written_.insert(job.codes.get());
+      if (pending.valid()) {
+        if (auto s = pending.get(); !s.ok()) return s;
+      }
+      graph_pass::TempFile* file = writer->file();
+      const char* codes = q.codes.data();
+      pending = std::async(std::launch::async, [file, codes, size, offset] {
+        return file->WriteAt(codes, size, offset);
+      });
+      cur ^= 1;
     } else {
       job.codes->set_raw_data(std::move(q.codes));
       q.codes = std::string();
@@ -690,7 +738,8 @@ absl::Status Rewriter::Execute(ExternalDataWriter* writer, bool free_sources) {
         if (auto s = writer->Append(st.get(), v.data(), bytes); !s.ok()) return s;
         written_.insert(st.get());
       } else {
-        st->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), static_cast<size_t>(bytes)));
+        st->set_raw_data(
+            std::string(reinterpret_cast<const char*>(v.data()), static_cast<size_t>(bytes)));
       }
       job.scale_tensors.push_back(std::move(st));
     }
@@ -699,13 +748,17 @@ absl::Status Rewriter::Execute(ExternalDataWriter* writer, bool free_sources) {
       report_.nodes[ri].weight_sqnr_db = job.sqnr_db;
     }
     // The source goes away with the rewrite: free its bytes now (the file API owns the model).
-    if (free_sources && --jobs_left[src] == 0 && WillRemove(src) && !graph_pass::HasExternalData(*src)) {
+    if (free_sources && --jobs_left[src] == 0 && WillRemove(src) &&
+        !graph_pass::HasExternalData(*src)) {
       std::string().swap(*src->mutable_raw_data());
       src->clear_float_data();
       src->clear_int32_data();
     }
     done_bytes += job.source_bytes;
     progress.Update(static_cast<int64_t>(ji + 1), done_bytes);
+  }
+  if (pending.valid()) {
+    if (auto s = pending.get(); !s.ok()) return s;
   }
   progress.Update(static_cast<int64_t>(jobs_.size()), done_bytes, true);
   return absl::OkStatus();
@@ -841,14 +894,16 @@ void Rewriter::FillPredictedTotals() {
   ForEachConstantTensor(model_->mutable_graph(), [&](onnx::TensorProto* t, bool) {
     const int64_t b = BytesOr0(*t);
     tt.weight_bytes_before += b;
-    if (graph_pass::IsKnownDataType(t->data_type()) && t->data_type() >= 17 && t->data_type() <= 20) {
+    if (graph_pass::IsKnownDataType(t->data_type()) && t->data_type() >= 17 &&
+        t->data_type() <= 20) {
       tt.fp8_bytes_after += b;
     }
   });
   int64_t after = tt.weight_bytes_before;
   for (const auto& job : jobs_) {
     if (counted.insert(job.src.tensor).second) tt.quantized_bytes_before += job.source_bytes;
-    if (WillRemove(job.src.tensor) && removed.insert(job.src.tensor).second) after -= job.source_bytes;
+    if (WillRemove(job.src.tensor) && removed.insert(job.src.tensor).second)
+      after -= job.source_bytes;
     const int64_t scales = NumBlocks(job.n, o_.block_n) * NumBlocks(job.k, o_.block_k) * 4;
     const int64_t bytes = job.n * job.k + static_cast<int64_t>(job.scales.size()) * scales;
     tt.quantized_bytes_after += bytes;
@@ -857,7 +912,8 @@ void Rewriter::FillPredictedTotals() {
   }
   tt.weight_bytes_after = after;
   tt.weights_quantized = static_cast<int64_t>(jobs_.size());
-  tt.fp8_share = after > 0 ? static_cast<double>(tt.fp8_bytes_after) / static_cast<double>(after) : 0.0;
+  tt.fp8_share =
+      after > 0 ? static_cast<double>(tt.fp8_bytes_after) / static_cast<double>(after) : 0.0;
   tt.nodes_rewritten = tt.nodes_skipped = tt.nodes_already_fp8 = 0;
   for (const auto& n : report_.nodes) {
     if (n.action == NodeReport::Action::kRewritten) ++tt.nodes_rewritten;
@@ -875,37 +931,65 @@ void Rewriter::FillFinalTotals() {
     tt.weight_bytes_after += b;
     if (t->data_type() >= 17 && t->data_type() <= 20) tt.fp8_bytes_after += b;
   });
-  tt.fp8_share = tt.weight_bytes_after > 0
-                     ? static_cast<double>(tt.fp8_bytes_after) / static_cast<double>(tt.weight_bytes_after)
-                     : 0.0;
+  tt.fp8_share = tt.weight_bytes_after > 0 ? static_cast<double>(tt.fp8_bytes_after) /
+                                                 static_cast<double>(tt.weight_bytes_after)
+                                           : 0.0;
 }
 
 absl::Status Rewriter::MoveRemainingToExternal(ExternalDataWriter* writer) {
+  // External tensors are copied in the order of their input files and offsets, so that rewriting
+  // an output (whose data file this function laid out) reproduces the same layout; then inline
+  // tensors of at least the threshold, in graph order.
+  struct Ext {
+    std::string location;
+    int64_t offset;
+    onnx::TensorProto* t;
+  };
+  std::vector<Ext> external;
+  std::vector<onnx::TensorProto*> inline_big;
   absl::Status status;
   ForEachConstantTensor(model_->mutable_graph(), [&](onnx::TensorProto* t, bool in_constant_node) {
     if (!status.ok() || written_.count(t) != 0) return;
     if (graph_pass::HasExternalData(*t)) {
-      status = writer->Move(t, ext_);
+      auto ref = graph_pass::GetExternalRef(*t);
+      if (!ref.ok()) {
+        status = ref.status();
+        return;
+      }
+      external.push_back({ref->location, ref->offset, t});
     } else if (!in_constant_node) {
       auto bytes = graph_pass::TensorDataBytes(*t);
-      if (bytes.ok() && *bytes >= o_.external_threshold_bytes && *bytes > 0) status = writer->Move(t, ext_);
+      if (bytes.ok() && *bytes >= o_.external_threshold_bytes && *bytes > 0)
+        inline_big.push_back(t);
     }
-    if (!status.ok()) status = Annotate(status, absl::StrCat("copying tensor '", t->name(), "'"));
-    written_.insert(t);
   });
-  return status;
+  if (!status.ok()) return status;
+  std::stable_sort(external.begin(), external.end(), [](const Ext& a, const Ext& b) {
+    return a.location != b.location ? a.location < b.location : a.offset < b.offset;
+  });
+  std::vector<onnx::TensorProto*> order;
+  for (const auto& e : external) order.push_back(e.t);
+  order.insert(order.end(), inline_big.begin(), inline_big.end());
+  for (onnx::TensorProto* t : order) {
+    if (auto s = writer->Move(t, ext_); !s.ok())
+      return Annotate(s, absl::StrCat("copying tensor '", t->name(), "'"));
+    written_.insert(t);
+  }
+  return absl::OkStatus();
 }
 
 // Checks every external tensor (so that nothing fails half-way through writing).
-absl::Status CheckAllExternal(onnx::ModelProto* model, ExternalDataReader* ext,
-                              const std::unordered_map<const onnx::TensorProto*, std::string>& first_user) {
+absl::Status CheckAllExternal(
+    onnx::ModelProto* model, ExternalDataReader* ext,
+    const std::unordered_map<const onnx::TensorProto*, std::string>& first_user) {
   absl::Status status;
   ForEachConstantTensor(model->mutable_graph(), [&](onnx::TensorProto* t, bool) {
     if (!status.ok() || !graph_pass::HasExternalData(*t)) return;
     status = graph_pass::CheckTensorData(*t, ext);
     if (!status.ok()) {
       auto u = first_user.find(t);
-      if (u != first_user.end()) status = Annotate(status, absl::StrCat("used by node '", u->second, "'"));
+      if (u != first_user.end())
+        status = Annotate(status, absl::StrCat("used by node '", u->second, "'"));
     }
   });
   return status;
@@ -915,7 +999,8 @@ absl::Status WriteModelProto(const onnx::ModelProto& model, graph_pass::TempFile
   const size_t size = model.ByteSizeLong();
   if (size > static_cast<size_t>(INT_MAX)) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the output graph is ", size, " bytes even with its tensors stored as external data (protobuf's limit is 2 GB)"));
+        "the output graph is ", size,
+        " bytes even with its tensors stored as external data (protobuf's limit is 2 GB)"));
   }
   {
     google::protobuf::io::FileOutputStream out(file->fd());
@@ -932,28 +1017,33 @@ absl::Status WriteModelProto(const onnx::ModelProto& model, graph_pass::TempFile
 
 absl::Status ValidateRewriteOptions(const RewriteOptions& o) {
   if (o.block_n < 0 || o.block_k < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("weight block ", o.block_n, "x", o.block_k, " must be >= 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("weight block ", o.block_n, "x", o.block_k, " must be >= 0"));
   }
   if (o.activation_block < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("activation block ", o.activation_block, " must be >= 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("activation block ", o.activation_block, " must be >= 0"));
   }
   if (o.recipe == RewriteRecipe::kW8A8 && o.activation_block > 0 && o.block_k > 0 &&
       o.activation_block != o.block_k) {
-    return absl::InvalidArgumentError(absl::StrCat("activation block ", o.activation_block,
-                                                   " must equal the weight block's K (", o.block_k,
-                                                   ") when both are blocked (FP8GEMM's a_block == block_k)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("activation block ", o.activation_block, " must equal the weight block's K (",
+                     o.block_k, ") when both are blocked (FP8GEMM's a_block == block_k)"));
   }
   if (o.min_elements < 0) return absl::InvalidArgumentError("min_elements must be >= 0");
-  if (o.external_threshold_bytes < 0) return absl::InvalidArgumentError("external_threshold_bytes must be >= 0");
+  if (o.external_threshold_bytes < 0)
+    return absl::InvalidArgumentError("external_threshold_bytes must be >= 0");
   try {
     if (!o.include_regex.empty()) std::regex r(o.include_regex);
   } catch (const std::regex_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid --include pattern '", o.include_regex, "': ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --include pattern '", o.include_regex, "': ", e.what()));
   }
   try {
     if (!o.exclude_regex.empty()) std::regex r(o.exclude_regex);
   } catch (const std::regex_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid --exclude pattern '", o.exclude_regex, "': ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --exclude pattern '", o.exclude_regex, "': ", e.what()));
   }
   return absl::OkStatus();
 }
@@ -972,9 +1062,11 @@ absl::Status ParseWeightBlock(const std::string& text, int64_t* block_n, int64_t
   }
   std::vector<std::string> parts = absl::StrSplit(s, 'x');
   int64_t n, k;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &n) || !absl::SimpleAtoi(parts[1], &k) || n < 0 || k < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid weight block '", text,
-                                                   "': expected NxK (e.g. 128x128, 1x128), tensor or channel"));
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &n) || !absl::SimpleAtoi(parts[1], &k) ||
+      n < 0 || k < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid weight block '", text,
+                     "': expected NxK (e.g. 128x128, 1x128), tensor or channel"));
   }
   *block_n = n;
   *block_k = k;
@@ -989,8 +1081,8 @@ absl::Status ParseActivationBlock(const std::string& text, int64_t* block) {
   }
   int64_t v;
   if (!absl::SimpleAtoi(s, &v) || v <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid activation block '", text, "': expected a positive group size (e.g. 128) or row"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid activation block '", text, "': expected a positive group size (e.g. 128) or row"));
   }
   *block = v;
   return absl::OkStatus();
@@ -1003,7 +1095,8 @@ absl::Status ParseFp8FormatName(const std::string& text, Fp8Format* format) {
   } else if (s == "e5m2") {
     *format = Fp8Format::kE5M2;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("invalid FP8 format '", text, "': expected e4m3 or e5m2"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid FP8 format '", text, "': expected e4m3 or e5m2"));
   }
   return absl::OkStatus();
 }
@@ -1015,14 +1108,16 @@ absl::Status ParseRecipe(const std::string& text, RewriteRecipe* recipe) {
   } else if (s == "weight-only" || s == "weight_only") {
     *recipe = RewriteRecipe::kWeightOnly;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("invalid recipe '", text, "': expected w8a8 or weight-only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid recipe '", text, "': expected w8a8 or weight-only"));
   }
   return absl::OkStatus();
 }
 
 // ---- entry points -----------------------------------------------------------------------------
 
-absl::StatusOr<RewriteReport> InspectModel(const onnx::ModelProto& model, const RewriteOptions& options) {
+absl::StatusOr<RewriteReport> InspectModel(const onnx::ModelProto& model,
+                                           const RewriteOptions& options) {
   const auto start = Clock::now();
   ExternalDataReader ext(options.base_dir);
   // Analysis only reads the model.
@@ -1050,23 +1145,29 @@ absl::StatusOr<RewriteReport> RewriteModel(onnx::ModelProto& model, const Rewrit
   return report;
 }
 
-absl::StatusOr<RewriteReport> InspectFile(const std::string& input_path, const RewriteOptions& options) {
+absl::StatusOr<RewriteReport> InspectFile(const std::string& input_path,
+                                          const RewriteOptions& options) {
   auto model = graph_pass::LoadModelFile(input_path);
   if (!model.ok()) return model.status();
   RewriteOptions o = options;
   o.base_dir = graph_pass::DirName(input_path);
   auto report = InspectModel(**model, o);
-  if (report.ok()) report->input_path = input_path;
+  if (report.ok()) {
+    report->input_path = input_path;
+    report->totals.peak_rss_bytes = graph_pass::PeakRssBytes();
+  }
   return report;
 }
 
-absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path, const std::string& output_path,
+absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path,
+                                          const std::string& output_path,
                                           const RewriteOptions& options) {
   const auto start = Clock::now();
   if (output_path.empty()) return absl::InvalidArgumentError("no output path given");
   if (graph_pass::SameFile(input_path, output_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("output '", output_path, "' is the input model '", input_path,
-                                                   "' (the input is never modified; choose another output)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("output '", output_path, "' is the input model '", input_path,
+                     "' (the input is never modified; choose another output)"));
   }
   auto loaded = graph_pass::LoadModelFile(input_path);
   if (!loaded.ok()) return loaded.status();
@@ -1085,9 +1186,11 @@ absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path, const s
   const std::string data_location = graph_pass::BaseName(output_path) + ".data";
   const std::string data_path = graph_pass::DirName(output_path) + "/" + data_location;
   if (external) {
-    if (graph_pass::IsOneOf(data_path, ext.OpenedFiles()) || graph_pass::SameFile(data_path, input_path)) {
-      return absl::InvalidArgumentError(absl::StrCat("output data file '", data_path,
-                                                     "' is a file of the input model; choose another output name"));
+    if (graph_pass::IsOneOf(data_path, ext.OpenedFiles()) ||
+        graph_pass::SameFile(data_path, input_path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("output data file '", data_path,
+                       "' is a file of the input model; choose another output name"));
     }
   }
 
@@ -1119,6 +1222,7 @@ absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path, const s
   report.output_path = output_path;
   if (external) report.external_data_path = data_path;
   report.totals.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.totals.peak_rss_bytes = graph_pass::PeakRssBytes();
   return report;
 }
 

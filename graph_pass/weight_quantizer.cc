@@ -45,9 +45,11 @@ const void* PanelRows(const WeightMatrix& w, int64_t n0, int64_t rows, std::vect
   if (!w.transposed) return static_cast<const char*>(w.data) + n0 * w.k * es;
   buf->resize(static_cast<size_t>(rows * w.k * es));
   if (es == 4) {
-    TransposePanel(static_cast<const uint32_t*>(w.data), w.n, w.k, n0, rows, reinterpret_cast<uint32_t*>(buf->data()));
+    TransposePanel(static_cast<const uint32_t*>(w.data), w.n, w.k, n0, rows,
+                   reinterpret_cast<uint32_t*>(buf->data()));
   } else {
-    TransposePanel(static_cast<const uint16_t*>(w.data), w.n, w.k, n0, rows, reinterpret_cast<uint16_t*>(buf->data()));
+    TransposePanel(static_cast<const uint16_t*>(w.data), w.n, w.k, n0, rows,
+                   reinterpret_cast<uint16_t*>(buf->data()));
   }
   return buf->data();
 }
@@ -81,8 +83,9 @@ float FiniteAbsMaxOf(const void* x, DType t, int64_t n) {
 // Adds the squared signal and error of rows of a panel (finite elements only). `scale_of(r, j)`
 // gives the scale of row r, K block j.
 template <typename ScaleOf>
-void MeasureRows(const void* x, DType t, const uint8_t* codes, int64_t rows, int64_t k, int64_t bk, int64_t nbk,
-                 int64_t row_step, const float* table, ScaleOf scale_of, double* signal, double* error) {
+void MeasureRows(const void* x, DType t, const uint8_t* codes, int64_t rows, int64_t k, int64_t bk,
+                 int64_t nbk, int64_t row_step, const float* table, ScaleOf scale_of,
+                 double* signal, double* error) {
   const float* half = t == DType::kFloat16 ? HalfTable() : nullptr;
   double s2 = 0, e2 = 0;
   for (int64_t r = 0; r < rows; r += row_step) {
@@ -129,8 +132,9 @@ void ParallelFor(int64_t count, int threads, Fn fn) {
 
 // Encodes rows with given scales: QuantizeFP8's kernels (ops/cpu, bit-exact with
 // fp8ops::QuantizeWithScale) in static-scale mode, groups of bk along K.
-void EncodeRows(const void* x, DType t, int64_t rows, int64_t k, int64_t bk, const Fp8QuantParams& p,
-                const std::vector<float>& row_scales, uint8_t* codes, std::vector<float>* scratch) {
+void EncodeRows(const void* x, DType t, int64_t rows, int64_t k, int64_t bk,
+                const Fp8QuantParams& p, const std::vector<float>& row_scales, uint8_t* codes,
+                std::vector<float>* scratch) {
   reference::QuantizeProblem q;
   q.rows = rows;
   q.k = k;
@@ -148,8 +152,9 @@ void EncodeRows(const void* x, DType t, int64_t rows, int64_t k, int64_t bk, con
 
 }  // namespace
 
-void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k, const Fp8QuantParams& p,
-                    int threads, QuantizedWeight* out, int64_t measure_row_step) {
+void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k,
+                    const Fp8QuantParams& p, int threads, QuantizedWeight* out,
+                    int64_t measure_row_step) {
   const int64_t n = w.n, k = w.k;
   const int64_t bk = EffectiveBlock(k, block_k), nbk = NumBlocks(k, block_k);
   const int64_t nbn = NumBlocks(n, block_n);
@@ -161,8 +166,11 @@ void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k, con
 
   const float* table = Fp8DecodeTable(p.format);
   const int es = DTypeSize(w.dtype);
-  // Panels of whole row blocks, about 128 rows.
-  const int64_t panel = block_n > 0 ? (block_n >= 128 ? block_n : block_n * (128 / block_n)) : 128;
+  // Panels of whole row blocks, about 256 rows (a transposing read then takes 512-byte runs of
+  // each source row of 16-bit values).
+  constexpr int64_t kPanel = 256;
+  const int64_t panel =
+      block_n > 0 ? (block_n >= kPanel ? block_n : block_n * (kPanel / block_n)) : kPanel;
   const int64_t panels = (n + panel - 1) / panel;
   if (n * k < (int64_t{1} << 16)) threads = 1;  // not worth a thread
   const int nt = std::max(1, threads);
@@ -193,7 +201,8 @@ void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k, con
     });
     for (int64_t j = 0; j < nbk; ++j) {
       float a = 0.0f;
-      for (int64_t pi = 0; pi < panels; ++pi) a = std::max(a, amax[static_cast<size_t>(pi * nbk + j)]);
+      for (int64_t pi = 0; pi < panels; ++pi)
+        a = std::max(a, amax[static_cast<size_t>(pi * nbk + j)]);
       out->scales[static_cast<size_t>(j)] = ScaleFromAmax(a, p);
     }
   }
@@ -212,18 +221,21 @@ void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k, con
         for (int64_t j = 0; j < nbk; ++j) {
           const int64_t k0 = j * bk, len = std::min(bk, k - k0);
           float a = 0.0f;
-          for (int64_t r = r0; r < r1; ++r) a = std::max(a, FiniteAbsMaxOf(x + (r * k + k0) * es, t, len));
+          for (int64_t r = r0; r < r1; ++r)
+            a = std::max(a, FiniteAbsMaxOf(x + (r * k + k0) * es, t, len));
           block_scales[b * nbk + j] = ScaleFromAmax(a, p);
         }
       }
     }
     sc.row_scales.resize(static_cast<size_t>(rows * nbk));
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t j = 0; j < nbk; ++j) sc.row_scales[r * nbk + j] = block_scales[(r / row_block) * nbk + j];
+      for (int64_t j = 0; j < nbk; ++j)
+        sc.row_scales[r * nbk + j] = block_scales[(r / row_block) * nbk + j];
     }
     EncodeRows(x, t, rows, k, block_k, p, sc.row_scales, codes + n0 * k, &sc.out_scales);
-    MeasureRows(x, t, codes + n0 * k, rows, k, bk, nbk, measure_row_step, table,
-                [&](int64_t r, int64_t j) { return sc.row_scales[r * nbk + j]; }, &sig[pi], &err[pi]);
+    MeasureRows(
+        x, t, codes + n0 * k, rows, k, bk, nbk, measure_row_step, table,
+        [&](int64_t r, int64_t j) { return sc.row_scales[r * nbk + j]; }, &sig[pi], &err[pi]);
   });
   // Summed in panel order so that the statistics do not depend on thread timing.
   for (int64_t pi = 0; pi < panels; ++pi) {

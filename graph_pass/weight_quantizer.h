@@ -34,8 +34,9 @@ struct QuantizedWeight {
 // from fp8ops::ScaleFromAmax, codes from QuantizeFP8's CPU kernels with those scales (ops/cpu,
 // bit-exact with fp8ops::QuantizeWithScale). The error statistics cover every
 // `measure_row_step`-th row of the result (1 = all rows).
-void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k, const Fp8QuantParams& p,
-                    int threads, QuantizedWeight* out, int64_t measure_row_step = 1);
+void QuantizeWeight(const WeightMatrix& w, int64_t block_n, int64_t block_k,
+                    const Fp8QuantParams& p, int threads, QuantizedWeight* out,
+                    int64_t measure_row_step = 1);
 
 }  // namespace fp8ops::graph_pass
 

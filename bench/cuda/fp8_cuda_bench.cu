@@ -13,7 +13,7 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick]
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe]   (--probe: only the cuBLASLt scale-mode probe)
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -217,7 +217,7 @@ void Probe(cudaStream_t stream) {
     a.b = w; a.b_scale = g == k2D ? ws2 : g == k1D ? ws1 : wo;
     a.block_n = g == k2D ? 128 : 1; a.block_k = g == kOuter ? 0 : 128;
     a.bias = with_bias ? bias : nullptr; a.out_type = out; a.y = ref;
-    CK(cuda::LaunchFp8Gemv(a, stream));
+    CK(cuda::LaunchFp8Gemv(a, stream, cuda::GemvVariant::kVector));
     CK(cudaDeviceSynchronize());
     const size_t es = out == DType::kFloat ? 4 : 2;
     std::vector<uint8_t> raw(m * n * es);
@@ -564,17 +564,19 @@ int main(int argc, char** argv) {
                   flops / t_fp8 / 1e12, bytes_fp8 / t_fp8 / 1e12);
     summary.push_back(line);
 
-    // The streaming kernel alone (small M).
+    // The streaming kernel alone (small M): tensor-core and CUDA-core variants, weight-only.
     if (m <= 16) {
-      const double t_gemv = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream)); });
-      row("streaming kernel W8A8", "gemv16B", t_gemv, bytes_fp8);
+      const double t_mma = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore)); });
+      row("streaming W8A8", "gemv_mma", t_mma, bytes_fp8);
+      const double t_gemv = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kVector)); });
+      row("streaming W8A8", "gemv_ffma16B", t_gemv, bytes_fp8);
       const double t_wo = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, true), stream)); });
-      row("streaming kernel weight-only", "gemv16B", t_wo, bytes_wo);
+      row("streaming weight-only", "gemv_ffma16B", t_wo, bytes_wo);
       std::snprintf(line, sizeof line,
-                    "M=%lld K=%lld N=%lld: streaming W8A8 %.2f TB/s of weights (%.2fx BF16), weight-only %.2f TB/s "
-                    "(%.2fx BF16)",
-                    (long long)m, (long long)k, (long long)n, w8 / t_gemv / 1e12, t_bf16 / t_gemv, w8 / t_wo / 1e12,
-                    t_bf16 / t_wo);
+                    "M=%lld K=%lld N=%lld: streaming W8A8 mma %.2f TB/s of weights (%.2fx BF16), ffma %.2f TB/s "
+                    "(%.2fx); weight-only %.2f TB/s (%.2fx BF16)",
+                    (long long)m, (long long)k, (long long)n, w8 / t_mma / 1e12, t_bf16 / t_mma, w8 / t_gemv / 1e12,
+                    t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo);
       summary.push_back(line);
     }
 
@@ -616,7 +618,7 @@ int main(int argc, char** argv) {
       CK(cudaDeviceSynchronize());
       cuda::GpuStatus r = cuda::RunFp8Gemm(args(0, false), plan, ws, plan.workspace_bytes, stream);
       CK(cudaMemcpy(y1.data(), y, 2 * m * n, cudaMemcpyDeviceToHost));
-      CK(cuda::LaunchFp8Gemv(args(0, false), stream));
+      CK(cuda::LaunchFp8Gemv(args(0, false), stream, cuda::GemvVariant::kVector));
       CK(cudaMemcpy(y2.data(), y, 2 * m * n, cudaMemcpyDeviceToHost));
       double num = 0, den = 0;
       for (int64_t i = 0; i < m * n; ++i) {

@@ -24,17 +24,21 @@ const char kRewriteHelp[] =
     "never modified; the output appears atomically.\n"
     "\n"
     "options:\n"
-    "  --recipe w8a8|weight-only   w8a8 (default): QuantizeFP8 -> FP8GEMM (dynamic FP8 activations);\n"
+    "  --recipe w8a8|weight-only   w8a8 (default): QuantizeFP8 -> FP8GEMM (dynamic FP8 "
+    "activations);\n"
     "                              weight-only: FP8GEMM on the float activations\n"
     "  --weight-format e4m3|e5m2   FP8 format of the weights (default e4m3 = FLOAT8E4M3FN)\n"
     "  --activation-format e4m3|e5m2   FP8 format of the activations (default e4m3; w8a8 only)\n"
     "  --weight-block B            128x128 (default), tensor, channel, 1x128, or any NxK\n"
     "  --activation-block 128|row  activation scale groups along K (default 128; must equal the\n"
-    "                              weight block's K when both are blocked); row = one scale per row\n"
+    "                              weight block's K when both are blocked); row = one scale per "
+    "row\n"
     "  --include REGEX             rewrite only nodes whose name matches (searched; repeatable)\n"
     "  --exclude REGEX             never rewrite nodes whose name matches (searched; repeatable)\n"
-    "  --keep-last                 keep the final projection feeding a graph output (lm_head) as is\n"
-    "  --min-elements N            leave weights with fewer than N elements as they are (default 0)\n"
+    "  --keep-last                 keep the final projection feeding a graph output (lm_head) as "
+    "is\n"
+    "  --min-elements N            leave weights with fewer than N elements as they are (default "
+    "0)\n"
     "  --external-data             store tensors of 1 KiB or more in OUT.data (automatic when the\n"
     "                              input has external data or the output would pass 2 GB)\n"
     "  --report FILE.json          also write the report as JSON\n"
@@ -57,7 +61,8 @@ const char kInspectHelp[] =
 
 void PrintUsage(FILE* f) {
   std::fprintf(f, "usage: fp8ops <command> [args]\n\ncommands:\n");
-  for (const Command* c = Commands(); c->name != nullptr; ++c) std::fprintf(f, "  %-12s %s\n", c->name, c->summary);
+  for (const Command* c = Commands(); c->name != nullptr; ++c)
+    std::fprintf(f, "  %-12s %s\n", c->name, c->summary);
   std::fprintf(f, "\n`fp8ops <command> --help` describes each command.\n");
 }
 
@@ -106,12 +111,14 @@ absl::Status ParseArgs(int argc, char** argv, bool rewrite, Parsed* p) {
         *out = value;
         return absl::OkStatus();
       }
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("option ", arg, " needs a value"));
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat("option ", arg, " needs a value"));
       *out = argv[++i];
       return absl::OkStatus();
     };
     auto flag = [&]() -> absl::Status {
-      if (has_value) return absl::InvalidArgumentError(absl::StrCat("option ", arg, " takes no value"));
+      if (has_value)
+        return absl::InvalidArgumentError(absl::StrCat("option ", arg, " takes no value"));
       return absl::OkStatus();
     };
     std::string v;
@@ -135,7 +142,8 @@ absl::Status ParseArgs(int argc, char** argv, bool rewrite, Parsed* p) {
       if ((s = flag()).ok()) o.keep_last = true;
     } else if (arg == "--min-elements") {
       if ((s = need(&v)).ok() && (!absl::SimpleAtoi(v, &o.min_elements) || o.min_elements < 0)) {
-        s = absl::InvalidArgumentError(absl::StrCat("--min-elements needs a count >= 0, got '", v, "'"));
+        s = absl::InvalidArgumentError(
+            absl::StrCat("--min-elements needs a count >= 0, got '", v, "'"));
       }
     } else if (rewrite && arg == "--external-data") {
       if ((s = flag()).ok()) o.external_data = ExternalDataMode::kAlways;
@@ -184,9 +192,12 @@ absl::Status WriteTextFileAtomically(const std::string& path, const std::string&
 
 const Command* Commands() {
   static const Command kCommands[] = {
-      {"rewrite", "rewrite a model's MatMul/Gemm nodes to FP8 (fp8ops rewrite IN.onnx OUT.onnx)", RunRewriteCommand},
-      {"inspect", "list eligible nodes, shapes, bytes and skip reasons (writes nothing)", RunInspectCommand},
-      {"conformance", "run the operator conformance suite against a plugin library", RunConformanceCommand},
+      {"rewrite", "rewrite a model's MatMul/Gemm nodes to FP8 (fp8ops rewrite IN.onnx OUT.onnx)",
+       RunRewriteCommand},
+      {"inspect", "list eligible nodes, shapes, bytes and skip reasons (writes nothing)",
+       RunInspectCommand},
+      {"conformance", "run the operator conformance suite against a plugin library",
+       RunConformanceCommand},
       {nullptr, nullptr, nullptr},
   };
   return kCommands;
@@ -194,18 +205,20 @@ const Command* Commands() {
 
 int RunRewriteCommand(int argc, char** argv) {
   Parsed p;
-  if (auto s = ParseArgs(argc, argv, /*rewrite=*/true, &p); !s.ok()) return UsageError("rewrite", std::string(s.message()));
+  if (auto s = ParseArgs(argc, argv, /*rewrite=*/true, &p); !s.ok())
+    return UsageError("rewrite", std::string(s.message()));
   if (p.help) {
     std::fputs(kRewriteHelp, stdout);
     return kOk;
   }
   if (p.positional.size() != 2) {
-    return UsageError("rewrite", absl::StrCat("expected IN.onnx and OUT.onnx, got ", p.positional.size(), " path(s)"));
+    return UsageError("rewrite", absl::StrCat("expected IN.onnx and OUT.onnx, got ",
+                                              p.positional.size(), " path(s)"));
   }
   const std::string& in = p.positional[0];
   const std::string& out = p.positional[1];
-  if (!p.report_path.empty() &&
-      (graph_pass::SameFile(p.report_path, in) || p.report_path == out || graph_pass::SameFile(p.report_path, out))) {
+  if (!p.report_path.empty() && (graph_pass::SameFile(p.report_path, in) || p.report_path == out ||
+                                 graph_pass::SameFile(p.report_path, out))) {
     return UsageError("rewrite", "--report must name a file other than the models");
   }
   p.options.progress = !p.quiet;
@@ -213,7 +226,8 @@ int RunRewriteCommand(int argc, char** argv) {
   auto report = RewriteFile(in, out, p.options);
   if (!report.ok()) return Failure("rewrite", report.status());
   if (!p.report_path.empty()) {
-    if (auto s = WriteTextFileAtomically(p.report_path, ReportToJson(*report)); !s.ok()) return Failure("rewrite", s);
+    if (auto s = WriteTextFileAtomically(p.report_path, ReportToJson(*report)); !s.ok())
+      return Failure("rewrite", s);
   }
   if (!p.quiet) std::fputs(ReportToTable(*report).c_str(), stdout);
   return kOk;
@@ -221,13 +235,15 @@ int RunRewriteCommand(int argc, char** argv) {
 
 int RunInspectCommand(int argc, char** argv) {
   Parsed p;
-  if (auto s = ParseArgs(argc, argv, /*rewrite=*/false, &p); !s.ok()) return UsageError("inspect", std::string(s.message()));
+  if (auto s = ParseArgs(argc, argv, /*rewrite=*/false, &p); !s.ok())
+    return UsageError("inspect", std::string(s.message()));
   if (p.help) {
     std::fputs(kInspectHelp, stdout);
     return kOk;
   }
   if (p.positional.size() != 1) {
-    return UsageError("inspect", absl::StrCat("expected one model path, got ", p.positional.size()));
+    return UsageError("inspect",
+                      absl::StrCat("expected one model path, got ", p.positional.size()));
   }
   auto report = InspectFile(p.positional[0], p.options);
   if (!report.ok()) return Failure("inspect", report.status());

@@ -89,9 +89,9 @@ absl::Status ParseRecipe(const std::string& text, RewriteRecipe* recipe);
 struct NodeReport {
   enum class Action { kRewritten, kSkipped, kAlreadyFp8 };
   Action action = Action::kSkipped;
-  std::string graph;  // "main", or the path of a subgraph: "main/<node>:<attribute>"
-  std::string node;   // node name
-  std::string op;     // MatMul, Gemm or FP8GEMM
+  std::string graph;   // "main", or the path of a subgraph: "main/<node>:<attribute>"
+  std::string node;    // node name
+  std::string op;      // MatMul, Gemm or FP8GEMM
   std::string reason;  // why the node was skipped (empty when rewritten)
 
   // Weight (when the node has a constant B): name, stored shape and element type.
@@ -133,10 +133,11 @@ struct RewriteTotals {
   int64_t fp8_bytes_after = 0;  // bytes of FP8 tensors in the output
   double fp8_share = 0;         // fp8_bytes_after / weight_bytes_after
   double seconds = 0;           // wall time of the rewrite
+  int64_t peak_rss_bytes = 0;   // peak resident memory of the process (file API; 0 if unknown)
 };
 
 struct RewriteReport {
-  bool dry_run = false;  // inspect: nothing was written
+  bool dry_run = false;                                     // inspect: nothing was written
   std::string input_path, output_path, external_data_path;  // file API only
   std::vector<NodeReport> nodes;  // in graph order, subgraphs after their parent node
   RewriteTotals totals;
@@ -147,15 +148,18 @@ struct RewriteReport {
 absl::StatusOr<RewriteReport> RewriteModel(onnx::ModelProto& model, const RewriteOptions& options);
 
 // What RewriteModel would do, without quantizing (no error statistics) or changing anything.
-absl::StatusOr<RewriteReport> InspectModel(const onnx::ModelProto& model, const RewriteOptions& options);
+absl::StatusOr<RewriteReport> InspectModel(const onnx::ModelProto& model,
+                                           const RewriteOptions& options);
 
 // Files: reads `input_path` (external data relative to its folder; absolute locations and
 // locations that leave the folder are refused), writes `output_path` (and `<output_path>.data`
 // when the output uses external data). Refuses output == input (also through other paths or
 // links). On error nothing is left at the output paths.
-absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path, const std::string& output_path,
+absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path,
+                                          const std::string& output_path,
                                           const RewriteOptions& options);
-absl::StatusOr<RewriteReport> InspectFile(const std::string& input_path, const RewriteOptions& options);
+absl::StatusOr<RewriteReport> InspectFile(const std::string& input_path,
+                                          const RewriteOptions& options);
 
 // The report as JSON (one object, stable key order) and as a fixed-width table for a terminal.
 std::string ReportToJson(const RewriteReport& report);

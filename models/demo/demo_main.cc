@@ -2,21 +2,23 @@
 //
 //   fp8ops_demo ocr --keys KEYS --images DIR --model NAME=PATH [--model NAME=PATH ...]
 //                   [--plugin LIB] [--threads T] [--runs N] [--check]
-//       PaddleOCR text recogniser on the images listed in DIR/labels.tsv: per image the decoded text of
-//       every model, the share of positions whose top-1 class agrees with the first model, and the
-//       output cosine; then per model its weight bytes, file size, session peak RSS and latency.
+//       PaddleOCR text recogniser on the images listed in DIR/labels.tsv: per image the decoded
+//       text of every model, the share of positions whose top-1 class agrees with the first model,
+//       and the output cosine; then per model its weight bytes, file size, session peak RSS and
+//       latency.
 //       --check: exit 1 unless every model decodes every image as the first model does, with top-1
 //       agreement >= 97% and cosine >= 0.98. --vs MODEL=BASELINE (names) adds a before/after line.
 //   fp8ops_demo bench --model NAME=PATH [--model ...] [--dim NAME=V ...] [--seq S] [--batch B]
 //                     [--plugin LIB] [--threads T] [--runs N]
-//       Any model on seeded random inputs (symbolic dims: --dim, else batch for the first, seq for the
-//       others): output cosine against the first model and the same per-model numbers.
+//       Any model on seeded random inputs (symbolic dims: --dim, else batch for the first, seq for
+//       the others): output cosine against the first model and the same per-model numbers.
 //   fp8ops_demo to-fp16 IN OUT
 //       The FP16 copy of an FP32 model (see models/demo/model_tools.h).
 //   fp8ops_demo summary MODEL
 //       Weight bytes, file size and op counts of a model.
 //
-// Every model runs in its own child process (models/demo/session_probe.h), so peak RSS is per session.
+// Every model runs in its own child process (models/demo/session_probe.h), so peak RSS is per
+// session.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -55,7 +57,8 @@ struct Args {
 };
 
 [[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr, "fp8ops_demo: %s\n(see the comment at the top of models/demo/demo_main.cc)\n", msg);
+  std::fprintf(stderr,
+               "fp8ops_demo: %s\n(see the comment at the top of models/demo/demo_main.cc)\n", msg);
   std::exit(2);
 }
 
@@ -113,7 +116,8 @@ int DisplayWidth(const std::string& s) {
     const auto c = static_cast<uint8_t>(s[i]);
     const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
+    for (int k = 1; k < len && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
     const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
                       (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
                       (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
@@ -152,7 +156,8 @@ struct Measured {
   ProbeResult probe;
 };
 
-absl::StatusOr<std::vector<Measured>> MeasureAll(const Args& a, const std::vector<InputSet>& inputs) {
+absl::StatusOr<std::vector<Measured>> MeasureAll(const Args& a,
+                                                 const std::vector<InputSet>& inputs) {
   std::vector<Measured> out;
   ProbeOptions po;
   po.plugin_path = a.plugin;
@@ -169,25 +174,29 @@ absl::StatusOr<std::vector<Measured>> MeasureAll(const Args& a, const std::vecto
   return out;
 }
 
-void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency_label, const Args& a) {
+void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency_label,
+                     const Args& a) {
   int name_w = 6;
   for (const auto& m : ms) name_w = std::max(name_w, DisplayWidth(m.model.name));
-  std::printf("\n%s  %12s  %12s  %12s  %12s  %10s  %s\n", Pad("model", name_w).c_str(), "GEMM weights",
-              "all weights", "file", "peak RSS", "load", latency_label.c_str());
+  std::printf("\n%s  %12s  %12s  %12s  %12s  %10s  %s\n", Pad("model", name_w).c_str(),
+              "GEMM weights", "all weights", "file", "peak RSS", "load", latency_label.c_str());
   for (const auto& m : ms) {
-    std::printf("%s  %12s  %12s  %12s  %12s  %7.1f ms  %8.2f ms (min %.2f)\n", Pad(m.model.name, name_w).c_str(),
-                Mib(m.summary.gemm_weight_bytes).c_str(), Mib(m.summary.constant_bytes).c_str(),
-                Mib(m.summary.file_bytes).c_str(), Mib(m.probe.peak_rss_kib * 1024).c_str(), m.probe.load_ms,
-                m.probe.median_ms, m.probe.min_ms);
+    std::printf("%s  %12s  %12s  %12s  %12s  %7.1f ms  %8.2f ms (min %.2f)\n",
+                Pad(m.model.name, name_w).c_str(), Mib(m.summary.gemm_weight_bytes).c_str(),
+                Mib(m.summary.constant_bytes).c_str(), Mib(m.summary.file_bytes).c_str(),
+                Mib(m.probe.peak_rss_kib * 1024).c_str(), m.probe.load_ms, m.probe.median_ms,
+                m.probe.min_ms);
   }
   auto ratio = [](double after, double before) { return before > 0 ? after / before : 0.0; };
   auto compare = [&](const Measured& m, const Measured& base) {
-    std::printf("  %s vs %s: GEMM weights x%.2f, file x%.2f, peak RSS %+.1f MiB (x%.2f), latency x%.2f\n",
-                m.model.name.c_str(), base.model.name.c_str(),
-                ratio(m.summary.gemm_weight_bytes, base.summary.gemm_weight_bytes),
-                ratio(m.summary.file_bytes, base.summary.file_bytes),
-                (m.probe.peak_rss_kib - base.probe.peak_rss_kib) / 1024.0,
-                ratio(m.probe.peak_rss_kib, base.probe.peak_rss_kib), ratio(m.probe.median_ms, base.probe.median_ms));
+    std::printf(
+        "  %s vs %s: GEMM weights x%.2f, file x%.2f, peak RSS %+.1f MiB (x%.2f), latency x%.2f\n",
+        m.model.name.c_str(), base.model.name.c_str(),
+        ratio(m.summary.gemm_weight_bytes, base.summary.gemm_weight_bytes),
+        ratio(m.summary.file_bytes, base.summary.file_bytes),
+        (m.probe.peak_rss_kib - base.probe.peak_rss_kib) / 1024.0,
+        ratio(m.probe.peak_rss_kib, base.probe.peak_rss_kib),
+        ratio(m.probe.median_ms, base.probe.median_ms));
   };
   const auto& ref = ms[0];
   for (size_t i = 1; i < ms.size(); ++i) compare(ms[i], ref);
@@ -203,9 +212,10 @@ void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency
     }
     compare(*pm, *pb);
   }
-  std::printf("  (peak RSS: VmHWM of a fresh process per model; ONNX Runtime loaded, no session: %s. "
-              "latency: median of %d runs after warm-up, %d intra-op thread%s)\n",
-              Mib(ref.probe.rss_start_kib * 1024).c_str(), a.runs, a.threads, a.threads == 1 ? "" : "s");
+  std::printf(
+      "  (peak RSS: VmHWM of a fresh process per model; ONNX Runtime loaded, no session: %s. "
+      "latency: median of %d runs after warm-up, %d intra-op thread%s)\n",
+      Mib(ref.probe.rss_start_kib * 1024).c_str(), a.runs, a.threads, a.threads == 1 ? "" : "s");
 }
 
 int RunOcr(const Args& a) {
@@ -251,34 +261,40 @@ int RunOcr(const Args& a) {
         continue;
       }
       const std::vector<int> arg = ArgmaxRows(out.data(), t, c);
-      cells[i][k] = {CtcGreedyDecode(arg, *labels), Top1Agreement(ref_arg, arg), Cosine(ref.data(), out.data(), t * c)};
+      cells[i][k] = {CtcGreedyDecode(arg, *labels), Top1Agreement(ref_arg, arg),
+                     Cosine(ref.data(), out.data(), t * c)};
     }
   }
   // The table: the first two models side by side; the others summarized below.
   const std::string& ref_name = (*ms)[0].model.name;
-  std::printf("\nPaddleOCR v4 text recogniser on %zu rendered text lines (greedy CTC decoding)\n", n_images);
+  std::printf("\nPaddleOCR v4 text recogniser on %zu rendered text lines (greedy CTC decoding)\n",
+              n_images);
   int text_w = 14;
   for (size_t i = 0; i < n_images; ++i) {
     text_w = std::max(text_w, DisplayWidth((*list)[i].second) + 2);
-    for (size_t k = 0; k < std::min<size_t>(2, n_models); ++k) text_w = std::max(text_w, DisplayWidth(cells[i][k].text) + 2);
+    for (size_t k = 0; k < std::min<size_t>(2, n_models); ++k)
+      text_w = std::max(text_w, DisplayWidth(cells[i][k].text) + 2);
   }
   const bool pair = n_models >= 2;
   std::printf("%s  %s", Pad("rendered text", text_w).c_str(), Pad(ref_name, text_w).c_str());
-  if (pair) std::printf("  %s  %7s  %8s", Pad((*ms)[1].model.name, text_w).c_str(), "top-1", "cosine");
+  if (pair)
+    std::printf("  %s  %7s  %8s", Pad((*ms)[1].model.name, text_w).c_str(), "top-1", "cosine");
   std::printf("\n");
   for (size_t i = 0; i < n_images; ++i) {
     std::printf("%s  %s", Pad("\"" + (*list)[i].second + "\"", text_w).c_str(),
                 Pad("\"" + cells[i][0].text + "\"", text_w).c_str());
     if (pair) {
-      std::printf("  %s  %6.1f%%  %8.5f", Pad("\"" + cells[i][1].text + "\"", text_w).c_str(), 100 * cells[i][1].top1,
-                  cells[i][1].cos);
+      std::printf("  %s  %6.1f%%  %8.5f", Pad("\"" + cells[i][1].text + "\"", text_w).c_str(),
+                  100 * cells[i][1].top1, cells[i][1].cos);
     }
     std::printf("\n");
   }
   if (pair) {
-    std::printf("(top-1: share of output positions whose most likely character agrees with %s; cosine: of the "
-                "output probabilities)\n",
-                ref_name.c_str());
+    std::printf(
+        "(top-1: share of output positions whose most likely character agrees with %s; cosine: of "
+        "the "
+        "output probabilities)\n",
+        ref_name.c_str());
   }
   int name_w = 8;
   for (const auto& m : *ms) name_w = std::max(name_w, DisplayWidth(m.model.name));
@@ -294,18 +310,21 @@ int RunOcr(const Args& a) {
       min_cos = std::min(min_cos, cells[i][k].cos);
     }
     if (k == 0) {
-      std::printf("%s  reads %d/%zu lines as rendered\n", Pad(ref_name, name_w).c_str(), right, n_images);
+      std::printf("%s  reads %d/%zu lines as rendered\n", Pad(ref_name, name_w).c_str(), right,
+                  n_images);
       continue;
     }
-    const bool pass = same == static_cast<int>(n_images) && min_top1 >= kMinTop1 && min_cos >= kMinCosine;
+    const bool pass =
+        same == static_cast<int>(n_images) && min_top1 >= kMinTop1 && min_cos >= kMinCosine;
     ok = ok && pass;
     std::printf("%s  reads %d/%zu as rendered, %d/%zu as %s; top-1 >= %.1f%%, cosine >= %.5f: %s\n",
-                Pad((*ms)[k].model.name, name_w).c_str(), right, n_images, same, n_images, ref_name.c_str(),
-                100 * min_top1, min_cos, pass ? "PASS" : "FAIL (wants the same text, top-1 >= 97%, cosine >= 0.98)");
+                Pad((*ms)[k].model.name, name_w).c_str(), right, n_images, same, n_images,
+                ref_name.c_str(), 100 * min_top1, min_cos,
+                pass ? "PASS" : "FAIL (wants the same text, top-1 >= 97%, cosine >= 0.98)");
     for (size_t i = 0; i < n_images; ++i) {
       if (cells[i][k].text != cells[i][0].text) {
-        std::printf("%s    \"%s\" instead of \"%s\"\n", Pad("", name_w).c_str(), cells[i][k].text.c_str(),
-                    cells[i][0].text.c_str());
+        std::printf("%s    \"%s\" instead of \"%s\"\n", Pad("", name_w).c_str(),
+                    cells[i][k].text.c_str(), cells[i][0].text.c_str());
       }
     }
   }
@@ -340,21 +359,38 @@ absl::StatusOr<InputSet> RandomInputs(const Args& a, const std::string& path) {
     t.elem_type = tt.elem_type();
     t.shape = shape;
     const int esize = host::HostTensor::ElementSize(t.elem_type);
-    if (esize == 0) return absl::UnimplementedError(absl::StrCat("input '", in.name(), "' type ", t.elem_type));
+    if (esize == 0)
+      return absl::UnimplementedError(absl::StrCat("input '", in.name(), "' type ", t.elem_type));
     t.bytes.resize(static_cast<size_t>(t.NumElements()) * esize);
     const bool positions = in.name().find("position") != std::string::npos;
     const bool mask = in.name().find("mask") != std::string::npos;
     for (int64_t i = 0; i < t.NumElements(); ++i) {
       const int64_t last = shape.empty() ? 1 : shape.back();
-      const int64_t ival = mask ? 1 : positions ? i % std::max<int64_t>(1, last) : static_cast<int64_t>(rng() % 100);
+      const int64_t ival = mask        ? 1
+                           : positions ? i % std::max<int64_t>(1, last)
+                                       : static_cast<int64_t>(rng() % 100);
       switch (t.elem_type) {
-        case 1: t.mutable_data<float>()[i] = normal(rng); break;
-        case 10: t.mutable_data<uint16_t>()[i] = FloatToHalf(normal(rng)); break;
-        case 16: t.mutable_data<uint16_t>()[i] = FloatToBf16(normal(rng)); break;
-        case 7: t.mutable_data<int64_t>()[i] = ival; break;
-        case 6: t.mutable_data<int32_t>()[i] = static_cast<int32_t>(ival); break;
-        case 9: t.mutable_data<uint8_t>()[i] = 1; break;
-        default: return absl::UnimplementedError(absl::StrCat("input '", in.name(), "' type ", t.elem_type));
+        case 1:
+          t.mutable_data<float>()[i] = normal(rng);
+          break;
+        case 10:
+          t.mutable_data<uint16_t>()[i] = FloatToHalf(normal(rng));
+          break;
+        case 16:
+          t.mutable_data<uint16_t>()[i] = FloatToBf16(normal(rng));
+          break;
+        case 7:
+          t.mutable_data<int64_t>()[i] = ival;
+          break;
+        case 6:
+          t.mutable_data<int32_t>()[i] = static_cast<int32_t>(ival);
+          break;
+        case 9:
+          t.mutable_data<uint8_t>()[i] = 1;
+          break;
+        default:
+          return absl::UnimplementedError(
+              absl::StrCat("input '", in.name(), "' type ", t.elem_type));
       }
     }
     set.emplace_back(in.name(), std::move(t));
@@ -379,7 +415,9 @@ int RunBench(const Args& a) {
     std::fprintf(stderr, "fp8ops_demo: %s\n", std::string(ms.status().message()).c_str());
     return 1;
   }
-  std::printf("\n%s on random inputs %s (outputs against '%s')\n", a.models[0].path.c_str(), shapes.c_str(),
+  const std::string& first = a.models[0].path;
+  std::printf("\n%s on seeded random inputs %s (outputs compared with '%s')\n",
+              first.substr(first.rfind('/') + 1).c_str(), shapes.c_str(),
               (*ms)[0].model.name.c_str());
   const auto& ref_outs = (*ms)[0].probe.outputs[0];
   for (size_t k = 1; k < ms->size(); ++k) {
@@ -389,13 +427,14 @@ int RunBench(const Args& a) {
       double ref_max = 0;
       for (float x : r) ref_max = std::max(ref_max, static_cast<double>(std::fabs(x)));
       const bool same_shape = ref_outs[o].shape == outs[o].shape;
-      std::printf("  %s output %zu: cosine %.5f, max |diff| %.4g (max |ref| %.4g)%s\n", (*ms)[k].model.name.c_str(), o,
+      std::printf("  %s output %zu: cosine %.5f, max |diff| %.4g (max |ref| %.4g)%s\n",
+                  (*ms)[k].model.name.c_str(), o,
                   same_shape ? Cosine(r.data(), v.data(), static_cast<int64_t>(r.size())) : 0.0,
-                  same_shape ? MaxAbsDiff(r.data(), v.data(), static_cast<int64_t>(r.size())) : 0.0, ref_max,
-                  same_shape ? "" : " SHAPE DIFFERS");
+                  same_shape ? MaxAbsDiff(r.data(), v.data(), static_cast<int64_t>(r.size())) : 0.0,
+                  ref_max, same_shape ? "" : " SHAPE DIFFERS");
     }
   }
-  PrintModelTable(*ms, "latency (1 run)", a);
+  PrintModelTable(*ms, "latency (one run)", a);
   return 0;
 }
 
@@ -405,8 +444,9 @@ int RunSummary(const std::string& path) {
     std::fprintf(stderr, "fp8ops_demo: %s\n", std::string(s.status().message()).c_str());
     return 1;
   }
-  std::printf("%s: file %s, all weights %s, GEMM weights %s\n", path.c_str(), Mib(s->file_bytes).c_str(),
-              Mib(s->constant_bytes).c_str(), Mib(s->gemm_weight_bytes).c_str());
+  std::printf("%s: file %s, all weights %s, GEMM weights %s\n", path.c_str(),
+              Mib(s->file_bytes).c_str(), Mib(s->constant_bytes).c_str(),
+              Mib(s->gemm_weight_bytes).c_str());
   for (const auto& [op, n] : s->op_counts) std::printf("  %-28s %d\n", op.c_str(), n);
   return 0;
 }
@@ -428,8 +468,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fp8ops_demo: %s\n", std::string(s.message()).c_str());
       return 1;
     }
-    std::printf("%s -> %s: %d float32 constants stored as float16, %d MatMul/Gemm computing in float16\n", argv[2],
-                argv[3], st.constants_converted, st.gemms_in_fp16);
+    std::printf(
+        "%s -> %s: %d float32 constants stored as float16, %d MatMul/Gemm computing in float16\n",
+        argv[2], argv[3], st.constants_converted, st.gemms_in_fp16);
     return 0;
   }
   Usage(("unknown command or arguments: " + cmd).c_str());

@@ -19,11 +19,29 @@ constexpr int kFloat = 1, kFloat16 = 10;
 
 int64_t ElementSize(int32_t t) {
   switch (t) {
-    case 1: case 6: case 12: return 4;
-    case 7: case 11: case 13: return 8;
-    case 10: case 16: case 5: case 4: return 2;
-    case 2: case 3: case 9: case 17: case 18: case 19: case 20: return 1;
-    default: return 0;  // strings, complex: not weights
+    case 1:
+    case 6:
+    case 12:
+      return 4;
+    case 7:
+    case 11:
+    case 13:
+      return 8;
+    case 10:
+    case 16:
+    case 5:
+    case 4:
+      return 2;
+    case 2:
+    case 3:
+    case 9:
+    case 17:
+    case 18:
+    case 19:
+    case 20:
+      return 1;
+    default:
+      return 0;  // strings, complex: not weights
   }
 }
 
@@ -33,7 +51,9 @@ int64_t NumElements(const onnx::TensorProto& t) {
   return n;
 }
 
-int64_t TensorBytes(const onnx::TensorProto& t) { return NumElements(t) * ElementSize(t.data_type()); }
+int64_t TensorBytes(const onnx::TensorProto& t) {
+  return NumElements(t) * ElementSize(t.data_type());
+}
 
 std::string DirOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -79,16 +99,19 @@ absl::StatusOr<std::vector<float>> FloatValues(const onnx::TensorProto& t) {
   const int64_t n = NumElements(t);
   std::vector<float> v(static_cast<size_t>(n));
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    return absl::UnimplementedError(absl::StrCat("tensor '", t.name(), "' still has external data"));
+    return absl::UnimplementedError(
+        absl::StrCat("tensor '", t.name(), "' still has external data"));
   }
   if (t.has_raw_data()) {
     if (static_cast<int64_t>(t.raw_data().size()) != n * 4) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "': raw_data size mismatch"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", t.name(), "': raw_data size mismatch"));
     }
     std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
   } else {
     if (t.float_data_size() != n) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "': float_data size mismatch"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", t.name(), "': float_data size mismatch"));
     }
     for (int64_t i = 0; i < n; ++i) v[i] = t.float_data(static_cast<int>(i));
   }
@@ -109,7 +132,8 @@ absl::Status ToFp16InPlace(onnx::TensorProto& t) {
   return absl::OkStatus();
 }
 
-onnx::NodeProto MakeCast(const std::string& in, const std::string& out, int to, const std::string& name) {
+onnx::NodeProto MakeCast(const std::string& in, const std::string& out, int to,
+                         const std::string& name) {
   onnx::NodeProto n;
   n.set_op_type("Cast");
   n.set_name(name);
@@ -139,7 +163,8 @@ absl::Status InlineExternalData(onnx::ModelProto& m, const std::string& dir) {
     std::string raw(static_cast<size_t>(length), '\0');
     f.seekg(offset);
     f.read(raw.data(), length);
-    if (f.gcount() != length) return absl::DataLossError(absl::StrCat("short external data for '", t.name(), "'"));
+    if (f.gcount() != length)
+      return absl::DataLossError(absl::StrCat("short external data for '", t.name(), "'"));
     t.clear_external_data();
     t.set_data_location(onnx::TensorProto::DEFAULT);
     t.set_raw_data(std::move(raw));
@@ -166,7 +191,8 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   onnx::ModelProto m;
-  if (!m.ParseFromIstream(&f)) return absl::InvalidArgumentError(absl::StrCat(path, " is not an ONNX model"));
+  if (!m.ParseFromIstream(&f))
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not an ONNX model"));
   return m;
 }
 
@@ -181,7 +207,8 @@ absl::StatusOr<ModelSummary> Summarize(const std::string& path) {
     const std::string loc = ExternalLocation(t);
     if (!loc.empty()) external_files.insert(loc);
   });
-  for (const auto& f : external_files) s.file_bytes += std::max<int64_t>(0, FileSize(DirOf(path) + "/" + f));
+  for (const auto& f : external_files)
+    s.file_bytes += std::max<int64_t>(0, FileSize(DirOf(path) + "/" + f));
 
   // GEMM weights of the main graph: resolve names to constants, through Casts.
   const auto& g = model->graph();
@@ -204,7 +231,8 @@ absl::StatusOr<ModelSummary> Summarize(const std::string& path) {
     if (const_bytes.count(c)) weights.insert(c);
   };
   for (const auto& n : g.node()) {
-    if ((n.op_type() == "MatMul" || n.op_type() == "Gemm") && n.domain().empty() && n.input_size() > 1) {
+    if ((n.op_type() == "MatMul" || n.op_type() == "Gemm") && n.domain().empty() &&
+        n.input_size() > 1) {
       add(n.input(1));
     } else if (n.op_type() == "FP8GEMM" && n.input_size() > 3) {
       add(n.input(2));
@@ -218,22 +246,26 @@ absl::StatusOr<ModelSummary> Summarize(const std::string& path) {
 absl::StatusOr<Fp16Stats> ConvertToFp16(onnx::ModelProto& model, int64_t min_elements) {
   auto* g = model.mutable_graph();
   Fp16Stats stats;
-  auto eligible = [&](const onnx::TensorProto& t) { return t.data_type() == kFloat && NumElements(t) >= min_elements; };
+  auto eligible = [&](const onnx::TensorProto& t) {
+    return t.data_type() == kFloat && NumElements(t) >= min_elements;
+  };
   // Converted constants: original name -> float16 name.
   std::map<std::string, std::string> fp16_name;
   for (const auto& t : g->initializer()) {
     if (eligible(t)) fp16_name[t.name()] = t.name() + "_fp16";
   }
   for (const auto& n : g->node()) {
-    if (const auto* t = ConstantNodeTensor(n); t != nullptr && n.output_size() == 1 && eligible(*t)) {
+    if (const auto* t = ConstantNodeTensor(n);
+        t != nullptr && n.output_size() == 1 && eligible(*t)) {
       fp16_name[n.output(0)] = n.output(0) + "_fp16";
     }
   }
   auto is_fp16_gemm = [&](const onnx::NodeProto& n) {
-    return (n.op_type() == "MatMul" || n.op_type() == "Gemm") && n.domain().empty() && n.input_size() >= 2 &&
-           fp16_name.count(n.input(1)) > 0;
+    return (n.op_type() == "MatMul" || n.op_type() == "Gemm") && n.domain().empty() &&
+           n.input_size() >= 2 && fp16_name.count(n.input(1)) > 0;
   };
-  // Which converted constants still need a float32 view (a consumer other than a fp16 GEMM's B / C).
+  // Which converted constants still need a float32 view (a consumer other than a fp16 GEMM's B /
+  // C).
   std::set<std::string> needs_fp32;
   for (const auto& n : g->node()) {
     const bool gemm = is_fp16_gemm(n);
@@ -260,10 +292,12 @@ absl::StatusOr<Fp16Stats> ConvertToFp16(onnx::ModelProto& model, int64_t min_ele
     if (auto s = ToFp16InPlace(t); !s.ok()) return s;
     t.set_name(fp16_name[orig]);
     ++stats.constants_converted;
-    if (needs_fp32.count(orig)) *nodes.Add() = MakeCast(fp16_name[orig], orig, kFloat, orig + "_to_fp32");
+    if (needs_fp32.count(orig))
+      *nodes.Add() = MakeCast(fp16_name[orig], orig, kFloat, orig + "_to_fp32");
   }
   // NOTE: an initializer may also be declared as a graph input (IR < 4 style); the renamed float16
-  // tensor no longer matches that input, so drop such inputs (the float32 name now comes from a Cast).
+  // tensor no longer matches that input, so drop such inputs (the float32 name now comes from a
+  // Cast).
   {
     google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> inputs;
     for (const auto& in : g->input()) {
@@ -272,7 +306,8 @@ absl::StatusOr<Fp16Stats> ConvertToFp16(onnx::ModelProto& model, int64_t min_ele
     g->mutable_input()->Swap(&inputs);
   }
   for (auto& n : *g->mutable_node()) {
-    if (const auto* t = ConstantNodeTensor(n); t != nullptr && n.output_size() == 1 && fp16_name.count(n.output(0))) {
+    if (const auto* t = ConstantNodeTensor(n);
+        t != nullptr && n.output_size() == 1 && fp16_name.count(n.output(0))) {
       const std::string orig = n.output(0);
       for (auto& a : *n.mutable_attribute()) {
         if (a.name() == "value") {
@@ -282,7 +317,8 @@ absl::StatusOr<Fp16Stats> ConvertToFp16(onnx::ModelProto& model, int64_t min_ele
       n.set_output(0, fp16_name[orig]);
       *nodes.Add() = n;
       ++stats.constants_converted;
-      if (needs_fp32.count(orig)) *nodes.Add() = MakeCast(fp16_name[orig], orig, kFloat, orig + "_to_fp32");
+      if (needs_fp32.count(orig))
+        *nodes.Add() = MakeCast(fp16_name[orig], orig, kFloat, orig + "_to_fp32");
       continue;
     }
     if (!is_fp16_gemm(n)) {
@@ -326,10 +362,12 @@ absl::Status ConvertFileToFp16(const std::string& in, const std::string& out, Fp
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f || !model->SerializeToOstream(&f)) {
       std::remove(tmp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", tmp, " (models over 2 GB need external data)"));
+      return absl::InternalError(
+          absl::StrCat("cannot write ", tmp, " (models over 2 GB need external data)"));
     }
   }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) return absl::InternalError(absl::StrCat("cannot rename to ", out));
+  if (std::rename(tmp.c_str(), out.c_str()) != 0)
+    return absl::InternalError(absl::StrCat("cannot rename to ", out));
   return absl::OkStatus();
 }
 

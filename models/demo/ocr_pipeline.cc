@@ -25,12 +25,13 @@ bool NextToken(std::istream& in, std::string* tok) {
   }
   if (c == EOF) return false;
   tok->push_back(static_cast<char>(c));
-  while ((c = in.peek()) != EOF && !std::isspace(c) && c != '#') tok->push_back(static_cast<char>(in.get()));
+  while ((c = in.peek()) != EOF && !std::isspace(c) && c != '#')
+    tok->push_back(static_cast<char>(in.get()));
   return true;
 }
 
-// Writes the normalized BGR planes of `img` (already `height` rows) into dst [3, height, width_total],
-// columns beyond img.width stay 0.
+// Writes the normalized BGR planes of `img` (already `height` rows) into dst [3, height,
+// width_total], columns beyond img.width stay 0.
 void NormalizeInto(const Image& img, int64_t width_total, float* dst) {
   const int64_t plane = static_cast<int64_t>(img.height) * width_total;
   for (int y = 0; y < img.height; ++y) {
@@ -51,7 +52,8 @@ absl::StatusOr<Image> ReadPnm(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   std::string magic, w, h, maxval;
-  if (!NextToken(in, &magic) || !NextToken(in, &w) || !NextToken(in, &h) || !NextToken(in, &maxval)) {
+  if (!NextToken(in, &magic) || !NextToken(in, &w) || !NextToken(in, &h) ||
+      !NextToken(in, &maxval)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": truncated PNM header"));
   }
   Image img;
@@ -60,16 +62,20 @@ absl::StatusOr<Image> ReadPnm(const std::string& path) {
   } else if (magic == "P6") {
     img.channels = 3;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a binary PGM/PPM (magic '", magic, "')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a binary PGM/PPM (magic '", magic, "')"));
   }
   img.width = std::atoi(w.c_str());
   img.height = std::atoi(h.c_str());
-  if (img.width <= 0 || img.height <= 0 || img.width > 65536 || img.height > 65536 || maxval != "255") {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported size ", w, "x", h, " or maxval ", maxval));
+  if (img.width <= 0 || img.height <= 0 || img.width > 65536 || img.height > 65536 ||
+      maxval != "255") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unsupported size ", w, "x", h, " or maxval ", maxval));
   }
   in.get();  // the single whitespace after maxval
   img.pixels.resize(static_cast<size_t>(img.width) * img.height * img.channels);
-  in.read(reinterpret_cast<char*>(img.pixels.data()), static_cast<std::streamsize>(img.pixels.size()));
+  in.read(reinterpret_cast<char*>(img.pixels.data()),
+          static_cast<std::streamsize>(img.pixels.size()));
   if (in.gcount() != static_cast<std::streamsize>(img.pixels.size())) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": truncated pixel data"));
   }
@@ -83,7 +89,8 @@ Image ResizeBilinear(const Image& in, int width, int height) {
   out.height = height;
   out.channels = in.channels;
   out.pixels.resize(static_cast<size_t>(width) * height * in.channels);
-  const float sx = static_cast<float>(in.width) / width, sy = static_cast<float>(in.height) / height;
+  const float sx = static_cast<float>(in.width) / width,
+              sy = static_cast<float>(in.height) / height;
   for (int y = 0; y < height; ++y) {
     const float fy = std::clamp((y + 0.5f) * sy - 0.5f, 0.0f, static_cast<float>(in.height - 1));
     const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, in.height - 1);
@@ -94,7 +101,8 @@ Image ResizeBilinear(const Image& in, int width, int height) {
       const float wx = fx - x0;
       for (int c = 0; c < in.channels; ++c) {
         auto at = [&](int yy, int xx) {
-          return static_cast<float>(in.pixels[(static_cast<size_t>(yy) * in.width + xx) * in.channels + c]);
+          return static_cast<float>(
+              in.pixels[(static_cast<size_t>(yy) * in.width + xx) * in.channels + c]);
         };
         const float v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) +
                         wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1));
@@ -107,7 +115,8 @@ Image ResizeBilinear(const Image& in, int width, int height) {
 }
 
 RecInput PreprocessForRecognizer(const Image& img, int height) {
-  const int resized_w = std::max(1, static_cast<int>(std::ceil(static_cast<double>(height) * img.width / img.height)));
+  const int resized_w = std::max(
+      1, static_cast<int>(std::ceil(static_cast<double>(height) * img.width / img.height)));
   const Image r = ResizeBilinear(img, resized_w, height);
   RecInput out;
   out.width = (resized_w + 7) / 8 * 8;
@@ -118,8 +127,8 @@ RecInput PreprocessForRecognizer(const Image& img, int height) {
 
 std::vector<float> PreprocessForClassifier(const Image& img) {
   constexpr int kH = 48, kW = 192;
-  const int resized_w =
-      std::clamp(static_cast<int>(std::ceil(static_cast<double>(kH) * img.width / img.height)), 1, kW);
+  const int resized_w = std::clamp(
+      static_cast<int>(std::ceil(static_cast<double>(kH) * img.width / img.height)), 1, kW);
   const Image r = ResizeBilinear(img, resized_w, kH);
   std::vector<float> out(static_cast<size_t>(3) * kH * kW, 0.0f);
   NormalizeInto(r, kW, out.data());
@@ -148,7 +157,8 @@ std::vector<int> ArgmaxRows(const float* probs, int64_t t, int64_t c) {
   return out;
 }
 
-std::string CtcGreedyDecode(const std::vector<int>& argmax, const std::vector<std::string>& labels) {
+std::string CtcGreedyDecode(const std::vector<int>& argmax,
+                            const std::vector<std::string>& labels) {
   std::string text;
   int prev = -1;
   for (int idx : argmax) {
@@ -186,7 +196,8 @@ double MaxAbsDiff(const float* a, const float* b, int64_t n) {
   return m;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadLabelsTsv(const std::string& path) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadLabelsTsv(
+    const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   std::vector<std::pair<std::string, std::string>> out;
@@ -194,7 +205,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadLabelsTsv(c
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const size_t tab = line.find('\t');
-    if (tab == std::string::npos) return absl::InvalidArgumentError(absl::StrCat(path, ": no tab in '", line, "'"));
+    if (tab == std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": no tab in '", line, "'"));
     out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
   }
   return out;

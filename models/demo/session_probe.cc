@@ -71,7 +71,8 @@ absl::Status WriteInputSets(const std::string& path, const std::vector<InputSet>
       Put<uint32_t>(o, static_cast<uint32_t>(t.shape.size()));
       for (int64_t d : t.shape) Put<int64_t>(o, d);
       Put<uint64_t>(o, t.bytes.size());
-      o.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+      o.write(reinterpret_cast<const char*>(t.bytes.data()),
+              static_cast<std::streamsize>(t.bytes.size()));
     }
   }
   return o ? absl::OkStatus() : absl::InternalError(absl::StrCat("short write to ", path));
@@ -130,7 +131,8 @@ int ProbeChildMain(int argc, char** argv) {
   auto t0 = Clock::now();
   auto session = host::Session::FromFile(model, so);
   if (!session.ok()) {
-    std::fprintf(stderr, "probe: cannot load %s: %s\n", model.c_str(), std::string(session.status().message()).c_str());
+    std::fprintf(stderr, "probe: cannot load %s: %s\n", model.c_str(),
+                 std::string(session.status().message()).c_str());
     return 1;
   }
   const double load_ms = MsSince(t0);
@@ -140,7 +142,8 @@ int ProbeChildMain(int argc, char** argv) {
     for (size_t i = 0; i < inputs->size(); ++i) {
       auto out = (*session)->Run((*inputs)[i]);
       if (!out.ok()) {
-        std::fprintf(stderr, "probe: run of %s failed: %s\n", model.c_str(), std::string(out.status().message()).c_str());
+        std::fprintf(stderr, "probe: run of %s failed: %s\n", model.c_str(),
+                     std::string(out.status().message()).c_str());
         return 1;
       }
       if (pass == 0) {
@@ -154,25 +157,32 @@ int ProbeChildMain(int argc, char** argv) {
   for (int r = 0; r < runs; ++r) {
     t0 = Clock::now();
     for (const auto& set : *inputs) {
-      if (!(*session)->Run(set).ok()) return 1;
+      if (!(*session)->Run(set).ok()) {
+        std::fprintf(stderr, "probe: a timed run of %s failed\n", model.c_str());
+        return 1;
+      }
     }
     times.push_back(MsSince(t0));
   }
   std::sort(times.begin(), times.end());
-  const double median = times.empty() ? 0 : (times.size() % 2 ? times[times.size() / 2]
-                                                                : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]));
+  const size_t nt = times.size();
+  const double median = nt == 0  ? 0
+                        : nt % 2 ? times[nt / 2]
+                                 : 0.5 * (times[nt / 2 - 1] + times[nt / 2]);
   const int64_t hwm = ReadProcStatusKib("VmHWM");
   if (auto s = WriteInputSets(out_path, outputs); !s.ok()) {
     std::fprintf(stderr, "probe: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  std::printf("FP8OPS_PROBE %.3f %.3f %.3f %lld %lld %lld\n", load_ms, median, times.empty() ? 0 : times[0],
-              static_cast<long long>(rss_start), static_cast<long long>(rss_loaded), static_cast<long long>(hwm));
+  std::printf("FP8OPS_PROBE %.3f %.3f %.3f %lld %lld %lld\n", load_ms, median,
+              times.empty() ? 0 : times[0], static_cast<long long>(rss_start),
+              static_cast<long long>(rss_loaded), static_cast<long long>(hwm));
   return 0;
 }
 
 absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std::string& model,
-                                         const std::vector<InputSet>& inputs, const ProbeOptions& o) {
+                                         const std::vector<InputSet>& inputs,
+                                         const ProbeOptions& o) {
   char dir_template[] = "/tmp/fp8ops_probe.XXXXXX";
   if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp failed");
   const std::string dir = dir_template, in_path = dir + "/in.bin", out_path = dir + "/out.bin";
@@ -185,9 +195,15 @@ absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std:
     cleanup();
     return s;
   }
-  const std::vector<std::string> args = {self_exe, kProbeArg, model, in_path, out_path,
-                                         o.plugin_path.empty() ? "-" : o.plugin_path, std::to_string(o.threads),
-                                         std::to_string(o.warmup), std::to_string(o.runs)};
+  const std::vector<std::string> args = {self_exe,
+                                         kProbeArg,
+                                         model,
+                                         in_path,
+                                         out_path,
+                                         o.plugin_path.empty() ? "-" : o.plugin_path,
+                                         std::to_string(o.threads),
+                                         std::to_string(o.warmup),
+                                         std::to_string(o.runs)};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -218,14 +234,15 @@ absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std:
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     cleanup();
-    return absl::InternalError(absl::StrCat("the session process for ", model, " failed (status ", status, ")"));
+    return absl::InternalError(
+        absl::StrCat("the session process for ", model, " failed (status ", status, ")"));
   }
   ProbeResult r;
   const size_t at = stdout_text.find("FP8OPS_PROBE ");
   long long rs = 0, rl = 0, hwm = 0;
   if (at == std::string::npos ||
-      std::sscanf(stdout_text.c_str() + at, "FP8OPS_PROBE %lf %lf %lf %lld %lld %lld", &r.load_ms, &r.median_ms,
-                  &r.min_ms, &rs, &rl, &hwm) != 6) {
+      std::sscanf(stdout_text.c_str() + at, "FP8OPS_PROBE %lf %lf %lf %lld %lld %lld", &r.load_ms,
+                  &r.median_ms, &r.min_ms, &rs, &rl, &hwm) != 6) {
     cleanup();
     return absl::InternalError(absl::StrCat("no numbers from the session process for ", model));
   }

@@ -35,10 +35,11 @@ struct ProbeResult {
   int64_t peak_rss_kib = 0;    // VmHWM at the end: the session's whole life, runs included
 };
 
-// Runs `model` in a child process started from `self_exe` (normally "/proc/self/exe"); the program's
-// main must hand argv to ProbeChildMain when argv[1] == kProbeArg.
+// Runs `model` in a child process started from `self_exe` (normally "/proc/self/exe"); the
+// program's main must hand argv to ProbeChildMain when argv[1] == kProbeArg.
 absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std::string& model,
-                                         const std::vector<InputSet>& inputs, const ProbeOptions& o);
+                                         const std::vector<InputSet>& inputs,
+                                         const ProbeOptions& o);
 
 inline constexpr const char kProbeArg[] = "__probe";
 int ProbeChildMain(int argc, char** argv);

@@ -1,5 +1,6 @@
 // fp8ops_gen_models: writes the generated test/demo models (models/gen/model_gen.h).
-//   fp8ops_gen_models OUT_DIR              the small models: llama_fp32, llama_fp16, llama_constants,
+//   fp8ops_gen_models OUT_DIR              the small models: llama_fp32, llama_fp16,
+//   llama_constants,
 //                                          gemm, if, shared (.onnx)
 //   fp8ops_gen_models --llama OUT.onnx [--hidden N] [--heads N] [--intermediate N] [--layers N]
 //                     [--vocab N] [--fp16] [--external]
@@ -26,10 +27,11 @@ bool Save(const onnx::ModelProto& m, const std::string& path) {
 }
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: fp8ops_gen_models OUT_DIR\n"
-               "       fp8ops_gen_models --llama OUT.onnx [--hidden N] [--heads N] [--intermediate N]\n"
-               "                         [--layers N] [--vocab N] [--fp16] [--external]\n");
+  std::fprintf(
+      stderr,
+      "usage: fp8ops_gen_models OUT_DIR\n"
+      "       fp8ops_gen_models --llama OUT.onnx [--hidden N] [--heads N] [--intermediate N]\n"
+      "                         [--layers N] [--vocab N] [--fp16] [--external]\n");
   return 2;
 }
 
@@ -51,14 +53,22 @@ int main(int argc, char** argv) {
         return *v > 0;
       };
       bool ok = true;
-      if (a == "--hidden") ok = num(&c.hidden);
-      else if (a == "--heads") ok = num(&c.heads);
-      else if (a == "--intermediate") ok = num(&c.intermediate);
-      else if (a == "--layers") ok = num(&c.layers);
-      else if (a == "--vocab") ok = num(&c.vocab);
-      else if (a == "--fp16") c.dtype = 10;
-      else if (a == "--external") external = true;
-      else ok = false;
+      if (a == "--hidden")
+        ok = num(&c.hidden);
+      else if (a == "--heads")
+        ok = num(&c.heads);
+      else if (a == "--intermediate")
+        ok = num(&c.intermediate);
+      else if (a == "--layers")
+        ok = num(&c.layers);
+      else if (a == "--vocab")
+        ok = num(&c.vocab);
+      else if (a == "--fp16")
+        c.dtype = 10;
+      else if (a == "--external")
+        external = true;
+      else
+        ok = false;
       if (!ok) return Usage();
     }
     if (c.hidden % c.heads != 0) {
@@ -72,7 +82,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fp8ops_gen_models: %s\n", std::string(s.message()).c_str());
         return 1;
       }
-      std::printf("wrote %s + %s.data (%.3f GB of weights)\n", out.c_str(), out.c_str(), bytes / 1e9);
+      std::printf("wrote %s + %s.data (%.3f GB of weights)\n", out.c_str(), out.c_str(),
+                  bytes / 1e9);
       return 0;
     }
     if (!Save(MakeLlamaDecoder(c), out)) {
@@ -93,9 +104,12 @@ int main(int argc, char** argv) {
     const char* name;
     onnx::ModelProto model;
   } models[] = {
-      {"llama_fp32.onnx", MakeLlamaDecoder(fp32)},   {"llama_fp16.onnx", MakeLlamaDecoder(fp16)},
-      {"llama_constants.onnx", MakeLlamaDecoder(constants)}, {"gemm.onnx", MakeGemmModel()},
-      {"if.onnx", MakeIfModel()},                    {"shared.onnx", MakeSharedWeightsModel()},
+      {"llama_fp32.onnx", MakeLlamaDecoder(fp32)},
+      {"llama_fp16.onnx", MakeLlamaDecoder(fp16)},
+      {"llama_constants.onnx", MakeLlamaDecoder(constants)},
+      {"gemm.onnx", MakeGemmModel()},
+      {"if.onnx", MakeIfModel()},
+      {"shared.onnx", MakeSharedWeightsModel()},
   };
   for (const auto& m : models) {
     const std::string path = dir + "/" + m.name;

@@ -57,7 +57,8 @@ class Builder {
     return n;
   }
   // One-output node named `name`, output "<name>_out".
-  std::string Op(const std::string& op, const std::vector<std::string>& in, const std::string& name) {
+  std::string Op(const std::string& op, const std::vector<std::string>& in,
+                 const std::string& name) {
     const std::string out = name + "_out";
     Node(op, in, {out}, name);
     return out;
@@ -80,7 +81,8 @@ class Builder {
     a->set_type(onnx::AttributeProto::INTS);
     for (int64_t x : v) a->add_ints(x);
   }
-  onnx::TensorProto* Init(const std::string& name, int32_t dtype, const std::vector<int64_t>& dims) {
+  onnx::TensorProto* Init(const std::string& name, int32_t dtype,
+                          const std::vector<int64_t>& dims) {
     auto* t = g_->add_initializer();
     t->set_name(name);
     t->set_data_type(dtype);
@@ -88,11 +90,14 @@ class Builder {
     return t;
   }
   template <typename T>
-  void InitValues(const std::string& name, int32_t dtype, const std::vector<int64_t>& dims, const std::vector<T>& v) {
-    Init(name, dtype, dims)->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)));
+  void InitValues(const std::string& name, int32_t dtype, const std::vector<int64_t>& dims,
+                  const std::vector<T>& v) {
+    Init(name, dtype, dims)
+        ->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)));
   }
   // A tensor held by a Constant node whose output is `name`.
-  onnx::TensorProto* ConstantNode(const std::string& name, int32_t dtype, const std::vector<int64_t>& dims) {
+  onnx::TensorProto* ConstantNode(const std::string& name, int32_t dtype,
+                                  const std::vector<int64_t>& dims) {
     auto* n = Node("Constant", {}, {name}, name + "_Constant");
     auto* a = n->add_attribute();
     a->set_name("value");
@@ -110,8 +115,8 @@ class Builder {
 
 // K x N weight values, uniform with variance 1/K (activations keep their scale). The stream
 // depends on (seed, tag) only, so float32 and float16 models with one seed hold the same values.
-std::string WeightBytes(uint64_t seed, uint64_t tag, int64_t rows, int64_t cols, int64_t fan_in, int32_t dtype,
-                        bool round_to_fp16) {
+std::string WeightBytes(uint64_t seed, uint64_t tag, int64_t rows, int64_t cols, int64_t fan_in,
+                        int32_t dtype, bool round_to_fp16) {
   Rng rng(seed * 1000003ull + tag);
   const float bound = std::sqrt(3.0f / static_cast<float>(fan_in));
   const int64_t n = rows * cols;
@@ -166,13 +171,17 @@ class LlamaBuilder {
       const std::string w = absl::StrCat("layers.", l);
       // Attention.
       std::string xn = Norm(x, w + ".input_layernorm.weight", p + "/input_layernorm");
-      std::string q = Proj(xn, w + ".self_attn.q_proj.weight", p + "/self_attn/q_proj", c_.hidden, c_.hidden);
-      std::string k = Proj(xn, w + ".self_attn.k_proj.weight", p + "/self_attn/k_proj", c_.hidden, c_.hidden);
-      std::string v = Proj(xn, w + ".self_attn.v_proj.weight", p + "/self_attn/v_proj", c_.hidden, c_.hidden);
+      std::string q =
+          Proj(xn, w + ".self_attn.q_proj.weight", p + "/self_attn/q_proj", c_.hidden, c_.hidden);
+      std::string k =
+          Proj(xn, w + ".self_attn.k_proj.weight", p + "/self_attn/k_proj", c_.hidden, c_.hidden);
+      std::string v =
+          Proj(xn, w + ".self_attn.v_proj.weight", p + "/self_attn/v_proj", c_.hidden, c_.hidden);
       const std::string a = p + "/self_attn";
       auto heads = [&](const std::string& t, const std::string& n, std::vector<int64_t> perm) {
         const std::string r = b_.Op("Reshape", {t, "shape_heads"}, a + "/" + n + "_Reshape");
-        auto* tn = b_.Node("Transpose", {r}, {a + "/" + n + "_Transpose_out"}, a + "/" + n + "_Transpose");
+        auto* tn =
+            b_.Node("Transpose", {r}, {a + "/" + n + "_Transpose_out"}, a + "/" + n + "_Transpose");
         Builder::IntsAttr(tn, "perm", perm);
         return tn->output(0);
       };
@@ -184,25 +193,33 @@ class LlamaBuilder {
       auto* sm = b_.Node("Softmax", {scaled}, {a + "/Softmax_out"}, a + "/Softmax");
       Builder::IntAttr(sm, "axis", -1);
       const std::string ctx = b_.Op("MatMul", {sm->output(0), vt}, a + "/context/MatMul");
-      auto* ct = b_.Node("Transpose", {ctx}, {a + "/context/Transpose_out"}, a + "/context/Transpose");
+      auto* ct =
+          b_.Node("Transpose", {ctx}, {a + "/context/Transpose_out"}, a + "/context/Transpose");
       Builder::IntsAttr(ct, "perm", {0, 2, 1, 3});
-      const std::string merged = b_.Op("Reshape", {ct->output(0), "shape_hidden"}, a + "/context/Reshape");
-      const std::string o = Proj(merged, w + ".self_attn.o_proj.weight", a + "/o_proj", c_.hidden, c_.hidden);
+      const std::string merged =
+          b_.Op("Reshape", {ct->output(0), "shape_hidden"}, a + "/context/Reshape");
+      const std::string o =
+          Proj(merged, w + ".self_attn.o_proj.weight", a + "/o_proj", c_.hidden, c_.hidden);
       x = b_.Op("Add", {x, o}, p + "/attn_residual/Add");
       // MLP.
-      const std::string xn2 = Norm(x, w + ".post_attention_layernorm.weight", p + "/post_attention_layernorm");
+      const std::string xn2 =
+          Norm(x, w + ".post_attention_layernorm.weight", p + "/post_attention_layernorm");
       const std::string m = p + "/mlp";
-      const std::string gate = Proj(xn2, w + ".mlp.gate_proj.weight", m + "/gate_proj", c_.hidden, c_.intermediate);
-      const std::string up = Proj(xn2, w + ".mlp.up_proj.weight", m + "/up_proj", c_.hidden, c_.intermediate);
+      const std::string gate =
+          Proj(xn2, w + ".mlp.gate_proj.weight", m + "/gate_proj", c_.hidden, c_.intermediate);
+      const std::string up =
+          Proj(xn2, w + ".mlp.up_proj.weight", m + "/up_proj", c_.hidden, c_.intermediate);
       const std::string sig = b_.Op("Sigmoid", {gate}, m + "/act/Sigmoid");
       const std::string silu = b_.Op("Mul", {gate, sig}, m + "/act/Mul");
       const std::string h = b_.Op("Mul", {silu, up}, m + "/Mul");
-      const std::string down = Proj(h, w + ".mlp.down_proj.weight", m + "/down_proj", c_.intermediate, c_.hidden);
+      const std::string down =
+          Proj(h, w + ".mlp.down_proj.weight", m + "/down_proj", c_.intermediate, c_.hidden);
       x = b_.Op("Add", {x, down}, p + "/mlp_residual/Add");
     }
     if (c_.vocab > 0) {
       const std::string xn = Norm(x, "norm.weight", "/norm");
-      const std::string logits = Proj(xn, "lm_head.weight", "/lm_head", c_.hidden, c_.vocab, "logits");
+      const std::string logits =
+          Proj(xn, "lm_head.weight", "/lm_head", c_.hidden, c_.vocab, "logits");
       SetShape(g->add_output(), logits, 1, {"batch", "seq", std::to_string(c_.vocab)});
     } else {
       b_.Node("Identity", {x}, {"hidden"}, "/output/Identity");
@@ -213,7 +230,8 @@ class LlamaBuilder {
 
  private:
   std::string Norm(const std::string& x, const std::string& gamma, const std::string& p) {
-    b_.InitValues(gamma, 1, {c_.hidden}, RandomFloats(c_.seed * 7919 + tag_++, c_.hidden, 1.0f, 0.1f));
+    b_.InitValues(gamma, 1, {c_.hidden},
+                  RandomFloats(c_.seed * 7919 + tag_++, c_.hidden, 1.0f, 0.1f));
     const std::string sq = b_.Op("Mul", {x, x}, p + "/Pow");
     auto* rm = b_.Node("ReduceMean", {sq}, {p + "/ReduceMean_out"}, p + "/ReduceMean");
     Builder::IntsAttr(rm, "axes", {-1});
@@ -224,8 +242,8 @@ class LlamaBuilder {
   }
 
   // x (float32) @ W [k, n] in the model's dtype; returns a float32 tensor.
-  std::string Proj(const std::string& x, const std::string& w, const std::string& p, int64_t k, int64_t n,
-                   const std::string& out = "") {
+  std::string Proj(const std::string& x, const std::string& w, const std::string& p, int64_t k,
+                   int64_t n, const std::string& out = "") {
     const uint64_t tag = tag_++;
     if (!status_.ok()) return x;
     std::string a = x;
@@ -239,7 +257,8 @@ class LlamaBuilder {
       a = it->second;
     }
     if (shaped_.insert(a).second) {
-      SetShape(m_->mutable_graph()->add_value_info(), a, c_.dtype, {"batch", "seq", std::to_string(k)});
+      SetShape(m_->mutable_graph()->add_value_info(), a, c_.dtype,
+               {"batch", "seq", std::to_string(k)});
     }
     onnx::TensorProto* t = c_.weights_in_constant_nodes ? b_.ConstantNode(w, c_.dtype, {k, n})
                                                         : b_.Init(w, c_.dtype, {k, n});
@@ -273,12 +292,15 @@ onnx::ModelProto MakeLlamaDecoder(const LlamaConfig& config) {
   return m;
 }
 
-absl::Status WriteLlamaDecoderExternal(const LlamaConfig& config, const std::string& path, int64_t* weight_bytes) {
+absl::Status WriteLlamaDecoderExternal(const LlamaConfig& config, const std::string& path,
+                                       int64_t* weight_bytes) {
   const std::string data_path = path + ".data";
   const size_t slash = data_path.find_last_of('/');
   const std::string location = slash == std::string::npos ? data_path : data_path.substr(slash + 1);
   const int fd = ::open(data_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create '", data_path, "': ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(
+        absl::StrCat("cannot create '", data_path, "': ", std::strerror(errno)));
   int64_t offset = 0;
   auto sink = [&](onnx::TensorProto* t, std::string&& bytes) -> absl::Status {
     offset = (offset + 65535) / 65536 * 65536;
@@ -289,7 +311,8 @@ absl::Status WriteLlamaDecoderExternal(const LlamaConfig& config, const std::str
       const ssize_t w = ::pwrite(fd, p, static_cast<size_t>(left), at);
       if (w < 0) {
         if (errno == EINTR) continue;
-        return absl::InternalError(absl::StrCat("cannot write '", data_path, "': ", std::strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("cannot write '", data_path, "': ", std::strerror(errno)));
       }
       p += w;
       at += w;
@@ -310,11 +333,13 @@ absl::Status WriteLlamaDecoderExternal(const LlamaConfig& config, const std::str
   onnx::ModelProto m;
   LlamaBuilder b(config, &m, sink);
   absl::Status s = b.Build();
-  if (::close(fd) != 0 && s.ok()) s = absl::InternalError(absl::StrCat("cannot write '", data_path, "'"));
+  if (::close(fd) != 0 && s.ok())
+    s = absl::InternalError(absl::StrCat("cannot write '", data_path, "'"));
   if (!s.ok()) return s;
   if (weight_bytes != nullptr) *weight_bytes = offset;
   const int mfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (mfd < 0) return absl::InternalError(absl::StrCat("cannot create '", path, "': ", std::strerror(errno)));
+  if (mfd < 0)
+    return absl::InternalError(absl::StrCat("cannot create '", path, "': ", std::strerror(errno)));
   bool ok;
   {
     google::protobuf::io::FileOutputStream out(mfd);

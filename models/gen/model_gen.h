@@ -4,7 +4,8 @@
 //
 // The Llama-style decoder, per layer:
 //   x -> RMSNorm -> q/k/v projections (MatMul, constant weights) -> heads -> scores = q k^T
-//     (activation x activation MatMul) -> Softmax -> probs v (activation x activation) -> o_proj -> +x
+//     (activation x activation MatMul) -> Softmax -> probs v (activation x activation) -> o_proj ->
+//     +x
 //   x -> RMSNorm -> gate/up projections -> SiLU(gate) * up -> down_proj -> +x
 // then (vocab > 0) a final RMSNorm and an lm_head projection to "logits"; else the output is
 // "hidden". Norms, softmax and SiLU compute in float32; with dtype FLOAT16 the weights and the
@@ -26,8 +27,8 @@ struct LlamaConfig {
   int64_t heads = 4;
   int64_t intermediate = 688;  // MLP width
   int64_t layers = 2;
-  int64_t vocab = 0;      // > 0: final norm + lm_head MatMul [hidden, vocab] -> "logits"
-  int32_t dtype = 1;      // weights and MatMuls: 1 (float32) or 10 (float16)
+  int64_t vocab = 0;  // > 0: final norm + lm_head MatMul [hidden, vocab] -> "logits"
+  int32_t dtype = 1;  // weights and MatMuls: 1 (float32) or 10 (float16)
   bool weights_in_constant_nodes = false;  // weights as Constant nodes (as PaddleOCR's exports)
   // fp32 model whose weights are the float16-rounded values of the dtype=10 model with the same
   // seed (a float32 reference for it).

@@ -1,14 +1,15 @@
 // Renders the demo's text-line images (English and Chinese words) with Debian's fonts into
-// models/paddleocr/images/: one 48-pixel-high 8-bit grayscale PGM (P5) per line, dark text on a light
-// background, width padded to a multiple of 8 (the recogniser's output has width/8 positions), and
-// labels.tsv ("<file>\t<text>", the ground truth). The images are checked in; this program only
-// rebuilds them (byte for byte with the same FreeType and fonts).
+// models/paddleocr/images/: one 48-pixel-high 8-bit grayscale PGM (P5) per line, dark text on a
+// light background, width padded to a multiple of 8 (the recogniser's output has width/8
+// positions), and labels.tsv ("<file>\t<text>", the ground truth). The images are checked in; this
+// program only rebuilds them (byte for byte with the same FreeType and fonts).
 //
 // Build: the optional CMake target fp8ops_render_text_lines (needs Debian's libfreetype-dev).
 // Usage: fp8ops_render_text_lines OUT_DIR [LATIN_FONT CJK_FONT]
 //   defaults: /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf (fonts-dejavu-core),
 //             /usr/share/fonts/truetype/wqy/wqy-microhei.ttc (fonts-wqy-microhei).
 #include <ft2build.h>
+#include <sys/stat.h>
 #include FT_FREETYPE_H
 
 #include <algorithm>
@@ -22,7 +23,8 @@ namespace {
 
 constexpr int kHeight = 48;
 constexpr int kPixelSize = 30;  // em size in pixels: cap height ~22 px, like a scanned text line
-constexpr int kPadX = 4;  // tight, as the detector crops lines (wider margins read as leading spaces)
+constexpr int kPadX =
+    4;  // tight, as the detector crops lines (wider margins read as leading spaces)
 constexpr uint8_t kBackground = 246;
 constexpr uint8_t kInk = 24;
 
@@ -33,14 +35,10 @@ struct Line {
 
 // NOTE: every character is in ppocr_keys_v1.txt (or is a space, which the label list appends).
 constexpr Line kLines[] = {
-    {"en_hello_world.pgm", "Hello World"},
-    {"en_runtime.pgm", "ONNX Runtime 1.29"},
-    {"en_fp8_weights.pgm", "FP8 weights"},
-    {"en_quantize.pgm", "quantize-2048"},
-    {"zh_nihao_shijie.pgm", "你好世界"},
-    {"zh_liang_hua_mo_xing.pgm", "量化模型"},
-    {"zh_shen_du_xue_xi.pgm", "深度学习推理"},
-    {"zh_price.pgm", "价格128元"},
+    {"en_hello_world.pgm", "Hello World"},     {"en_runtime.pgm", "ONNX Runtime 1.29"},
+    {"en_fp8_weights.pgm", "FP8 weights"},     {"en_quantize.pgm", "quantize-2048"},
+    {"zh_nihao_shijie.pgm", "你好世界"},       {"zh_liang_hua_mo_xing.pgm", "量化模型"},
+    {"zh_shen_du_xue_xi.pgm", "深度学习推理"}, {"zh_price.pgm", "价格128元"},
 };
 
 std::vector<uint32_t> DecodeUtf8(const std::string& s) {
@@ -49,7 +47,8 @@ std::vector<uint32_t> DecodeUtf8(const std::string& s) {
     const auto c = static_cast<uint8_t>(s[i]);
     int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
+    for (int k = 1; k < len && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += len;
   }
@@ -121,14 +120,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  mkdir(dir.c_str(), 0755);  // may exist
   const char* latin_path = argc == 4 ? argv[2] : "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
   const char* cjk_path = argc == 4 ? argv[3] : "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
   FT_Library lib;
   FT_Face latin, cjk;
   if (FT_Init_FreeType(&lib) != 0) return 1;
   if (FT_New_Face(lib, latin_path, 0, &latin) != 0 || FT_New_Face(lib, cjk_path, 0, &cjk) != 0) {
-    std::fprintf(stderr, "cannot open fonts %s, %s (Debian: fonts-dejavu-core fonts-wqy-microhei)\n", latin_path,
-                 cjk_path);
+    std::fprintf(stderr,
+                 "cannot open fonts %s, %s (Debian: fonts-dejavu-core fonts-wqy-microhei)\n",
+                 latin_path, cjk_path);
     return 1;
   }
   FT_Set_Pixel_Sizes(latin, 0, kPixelSize);

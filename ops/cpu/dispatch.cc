@@ -24,7 +24,8 @@ Isa ChooseActive() {
     const auto want = ParseIsa(env);
     if (!want) {
       std::fprintf(stderr,
-                   "fp8ops: ignoring FP8OPS_CPU_ISA=%s (want scalar|avx2|avx512|avx512_bf16)\n", env);
+                   "fp8ops: ignoring FP8OPS_CPU_ISA=%s (want scalar|avx2|avx512|avx512_bf16)\n",
+                   env);
     } else {
       Isa isa = *want;
       while (!IsaSupported(isa)) isa = static_cast<Isa>(static_cast<int>(isa) - 1);
@@ -48,10 +49,13 @@ const Fp8GemmKernels* GemmKernelsFor(Isa isa) {
 #if FP8OPS_X86_KERNELS
   if (!IsaSupported(isa)) return nullptr;
   switch (isa) {
-    case Isa::kScalar: return nullptr;
-    case Isa::kAvx2: return &kFp8GemmAvx2;
+    case Isa::kScalar:
+      return nullptr;
+    case Isa::kAvx2:
+      return &kFp8GemmAvx2;
     case Isa::kAvx512:
-    case Isa::kAvx512Bf16: return &kFp8GemmAvx512;
+    case Isa::kAvx512Bf16:
+      return &kFp8GemmAvx512;
   }
 #endif
   (void)isa;
@@ -62,10 +66,13 @@ const QuantizeFp8Kernels* QuantizeKernelsFor(Isa isa) {
 #if FP8OPS_X86_KERNELS
   if (!IsaSupported(isa)) return nullptr;
   switch (isa) {
-    case Isa::kScalar: return nullptr;
-    case Isa::kAvx2: return &kQuantizeFp8Avx2;
+    case Isa::kScalar:
+      return nullptr;
+    case Isa::kAvx2:
+      return &kQuantizeFp8Avx2;
     case Isa::kAvx512:
-    case Isa::kAvx512Bf16: return &kQuantizeFp8Avx512;
+    case Isa::kAvx512Bf16:
+      return &kQuantizeFp8Avx512;
   }
 #endif
   (void)isa;
@@ -85,10 +92,12 @@ DotRates MeasureDotRates() {
   double best_fma = 1e9, best_bf16 = 1e9;
   for (int rep = 0; rep < 5; ++rep) {
     best_fma = std::min(best_fma, TimeLoop(k->calib_fma, kIters));
-    if (IsaSupported(Isa::kAvx512Bf16)) best_bf16 = std::min(best_bf16, TimeLoop(k->calib_bf16, kIters));
+    if (IsaSupported(Isa::kAvx512Bf16))
+      best_bf16 = std::min(best_bf16, TimeLoop(k->calib_bf16, kIters));
   }
-  r.fma_gflops = kIters * 24.0 * 32.0 / best_fma * 1e-9;                 // 16 lanes x 2 FLOP
-  if (IsaSupported(Isa::kAvx512Bf16)) r.bf16_gflops = kIters * 24.0 * 64.0 / best_bf16 * 1e-9;  // 32 x 2
+  r.fma_gflops = kIters * 24.0 * 32.0 / best_fma * 1e-9;  // 16 lanes x 2 FLOP
+  if (IsaSupported(Isa::kAvx512Bf16))
+    r.bf16_gflops = kIters * 24.0 * 64.0 / best_bf16 * 1e-9;  // 32 x 2
   return r;
 }
 

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "fp8ops/quantize.h"
 #include "ops/cpu/dispatch.h"
 #include "ops/reference/reference_kernels.h"
@@ -18,10 +22,21 @@ constexpr int64_t kTileColsPerTask = 128;
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
 
+// 64-byte aligned; large arrays (packed weights) in 2 MiB aligned huge-page-advised memory, so
+// that streaming them from DRAM does not walk page tables every 4 KiB.
 template <typename T>
 std::unique_ptr<T, FreeDeleter> AlignedArray(int64_t count) {
-  const size_t bytes = RoundUp(std::max<int64_t>(count, 1) * static_cast<int64_t>(sizeof(T)), 64);
-  return std::unique_ptr<T, FreeDeleter>(static_cast<T*>(std::aligned_alloc(64, bytes)));
+  constexpr int64_t kHuge = int64_t{2} << 20;
+  const int64_t bytes = std::max<int64_t>(count, 1) * static_cast<int64_t>(sizeof(T));
+  if (bytes < 2 * kHuge) {
+    return std::unique_ptr<T, FreeDeleter>(
+        static_cast<T*>(std::aligned_alloc(64, static_cast<size_t>(RoundUp(bytes, 64)))));
+  }
+  void* p = std::aligned_alloc(kHuge, static_cast<size_t>(RoundUp(bytes, kHuge)));
+#ifdef __linux__
+  if (p != nullptr) (void)madvise(p, static_cast<size_t>(RoundUp(bytes, kHuge)), MADV_HUGEPAGE);
+#endif
+  return std::unique_ptr<T, FreeDeleter>(static_cast<T*>(p));
 }
 
 // True when a K block length `block` (0 = all of K) keeps the packed K index equal to the
@@ -83,7 +98,8 @@ absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task) {
 
 size_t PackedB::MemoryBytes() const {
   return static_cast<size_t>(npanels * kpad * nr) + static_cast<size_t>(npanels * nseg_b * nr) * 4 +
-         rowmajor.size() + b_scale.size() * 4;
+         (flags ? static_cast<size_t>(npanels * kpad / kgroup) : 0) + rowmajor.size() +
+         b_scale.size() * 4;
 }
 
 std::unique_ptr<PackedB> PackB(const PackBSource& src, Isa isa, ParallelFn parallel) {
@@ -96,8 +112,8 @@ std::unique_ptr<PackedB> PackB(const PackBSource& src, Isa isa, ParallelFn paral
   pb.block_n = src.block_n;
   pb.block_k = src.block_k;
   const Fp8GemmKernels* kt = GemmKernelsFor(isa);
-  if (kt != nullptr && !(BlockFits(src.block_k, src.k, kt->kgroup) &&
-                         BlockFits(src.a_block, src.k, kt->kgroup))) {
+  if (kt != nullptr &&
+      !(BlockFits(src.block_k, src.k, kt->kgroup) && BlockFits(src.a_block, src.k, kt->kgroup))) {
     kt = nullptr;
   }
   const int64_t nbn = NumBlocks(src.n, src.block_n), nbk = NumBlocks(src.k, src.block_k);
@@ -116,6 +132,7 @@ std::unique_ptr<PackedB> PackB(const PackBSource& src, Isa isa, ParallelFn paral
   pb.nseg_b = nbk;
   pb.codes = AlignedArray<uint8_t>(pb.npanels * pb.kpad * pb.nr);
   pb.colscale = AlignedArray<float>(pb.npanels * pb.nseg_b * pb.nr);
+  if (kt->uses_flags) pb.flags = AlignedArray<uint8_t>(pb.npanels * pb.kpad / pb.kgroup);
   const int64_t bn = std::max<int64_t>(1, EffectiveBlock(src.n, src.block_n));
   const bool scalar_scale = src.b_scale_count == 1 && nbn * nbk != 1;  // cannot happen if valid
   (void)parallel(static_cast<size_t>(pb.npanels), [&](size_t p) {
@@ -137,6 +154,7 @@ std::unique_ptr<PackedB> PackB(const PackBSource& src, Isa isa, ParallelFn paral
     args.format = static_cast<int32_t>(src.format);
     args.panel = panel;
     args.codes = pb.codes.get() + panel * pb.kpad * pb.nr;
+    args.flags = pb.flags ? pb.flags.get() + panel * (pb.kpad / pb.kgroup) : nullptr;
     args.colscale = cs;
     args.nseg_b = pb.nseg_b;
     args.kseg_b = pb.kseg_b;
@@ -174,7 +192,11 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
   // path reads rows ([M][kpad]); the tile path reads blocks of mr rows packed by K
   // ([M / mr][kpad][mr], zero rows at the end), so its broadcasts stream one contiguous block.
   const bool tile_path = M > kt->gemv_max_m;
-  const int64_t mr = kt->mr;
+  // The float tile path multiplies the scales in while decoding (B) and here (A); the others
+  // scale per segment.
+  const bool scaled_a = tile_path && !use_bf16;
+  // Rows per microkernel call: kt->mr at most, balanced (M = 16 runs as 2 x 8, not 12 + 4).
+  const int64_t mr = tile_path ? CeilDiv(M, CeilDiv(M, kt->mr)) : kt->mr;
   const int64_t mpad = tile_path ? RoundUp(M, mr) : M;
   std::vector<float> a32;
   std::vector<uint32_t> a16;
@@ -197,7 +219,16 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
         const float* as = in.a_scale + m * na;
         for (int64_t s = 0; s < nseg; ++s) ascale[m * nseg + s] = in.a_block > 0 ? as[s] : as[0];
         const uint8_t* src = static_cast<const uint8_t*>(in.a) + m * K;
-        for (int64_t kk = 0; kk < K; ++kk) row[kk] = table[src[kk]];
+        if (scaled_a) {
+          // dequant(A) as the reference's DequantizeARow: code value * its group's scale.
+          const int64_t g = EffectiveBlock(K, in.a_block);
+          for (int64_t k0 = 0, j = 0; k0 < K; k0 += g, ++j) {
+            const float sj = as[j];
+            for (int64_t kk = k0; kk < std::min(K, k0 + g); ++kk) row[kk] = table[src[kk]] * sj;
+          }
+        } else {
+          for (int64_t kk = 0; kk < K; ++kk) row[kk] = table[src[kk]];
+        }
       } else {
         LoadAsFloat(static_cast<const char*>(in.a) + m * K * DTypeSize(in.a_type), in.a_type, K,
                     row.data());
@@ -206,7 +237,8 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
       const int64_t kstride = tile_path ? mr : 1;  // between consecutive K of one row
       if (use_bf16) {
         // Exact: FP8 and bfloat16 values are bfloat16 values; pairs (k, k + 1) in one uint32.
-        uint32_t* dst = a16.data() + (tile_path ? (m / mr) * (kpad / 2) * mr + m % mr : m * (kpad / 2));
+        uint32_t* dst =
+            a16.data() + (tile_path ? (m / mr) * (kpad / 2) * mr + m % mr : m * (kpad / 2));
         for (int64_t kk = 0; kk < kpad; kk += 2) {
           uint32_t lo, hi;
           std::memcpy(&lo, &row[kk], 4);
@@ -225,6 +257,9 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
   const int64_t panel_bytes = kpad * nr;
   auto panel_codes = [&](int64_t p) { return b.codes.get() + p * panel_bytes; };
   auto panel_scale = [&](int64_t p) { return b.colscale.get() + p * b.nseg_b * nr; };
+  auto panel_flags = [&](int64_t p) -> const uint8_t* {
+    return b.flags ? b.flags.get() + p * (kpad / b.kgroup) : nullptr;
+  };
   char* y = static_cast<char*>(in.y);
 
   // ---- small M: stream B once per row group of up to gemv_max_m rows.
@@ -237,11 +272,13 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
            p < std::min(b.npanels, static_cast<int64_t>(t + 1) * group); ++p) {
         GemvArgs g;
         g.m = M;
-        g.a = use_bf16 ? static_cast<const void*>(a16.data()) : static_cast<const void*>(a32.data());
+        g.a =
+            use_bf16 ? static_cast<const void*>(a16.data()) : static_cast<const void*>(a32.data());
         g.lda = kpad;
         g.ascale = ascale.data();
         g.ldas = nseg;
         g.codes = panel_codes(p);
+        g.flags = panel_flags(p);
         g.colscale = panel_scale(p);
         g.kpad = kpad;
         g.seg = seg;
@@ -282,27 +319,30 @@ absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel)
     for (int64_t kc0 = 0; kc0 < kpad; kc0 += kc_max) {
       const int64_t kc1 = std::min(kpad, kc0 + kc_max);
       for (int64_t p = p0; p < p1; ++p) {
-        if (use_bf16) {
-          kt->decode_bf16(panel_codes(p), static_cast<int32_t>(b.format), kc0, kc1, tile16.data());
-        } else {
-          kt->decode_f32(panel_codes(p), static_cast<int32_t>(b.format), kc0, kc1, tile32.data());
-        }
         float* cp = c.data() + (p - p0) * nr;
+        if (!use_bf16) {
+          kt->decode_f32(panel_codes(p), panel_flags(p), static_cast<int32_t>(b.format), kc0, kc1,
+                         panel_scale(p), b.kseg_b, tile32.data());
+          for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+            kt->gemm_f32(std::min(mr, rows - i0), kc1 - kc0,
+                         a32.data() + (m0 + i0) * kpad + kc0 * mr, mr, tile32.data(), cp + i0 * ldc,
+                         ldc);
+          }
+          continue;
+        }
+        kt->decode_bf16(panel_codes(p), panel_flags(p), static_cast<int32_t>(b.format), kc0, kc1,
+                        tile16.data());
         for (int64_t i0 = 0; i0 < rows; i0 += mr) {
           const int64_t mm = std::min(mr, rows - i0);
           const int64_t row = m0 + i0;
+          // One call per segment: each has its own scales.
           for (int64_t q0 = kc0; q0 < kc1;) {
             const int64_t s = q0 / seg;
             const int64_t q1 = std::min(kc1, (s + 1) * seg);
-            const float* cs = panel_scale(p) + (q0 / b.kseg_b) * nr;
-            const float* as = ascale.data() + row * nseg + s;
-            if (use_bf16) {
-              kt->gemm_bf16(mm, q1 - q0, a16.data() + row * (kpad / 2) + q0 / 2 * mr, mr,
-                            tile16.data() + (q0 - kc0) / 2 * nr, cs, as, nseg, cp + i0 * ldc, ldc);
-            } else {
-              kt->gemm_f32(mm, q1 - q0, a32.data() + row * kpad + q0 * mr, mr,
-                           tile32.data() + (q0 - kc0) * nr, cs, as, nseg, cp + i0 * ldc, ldc);
-            }
+            kt->gemm_bf16(mm, q1 - q0, a16.data() + row * (kpad / 2) + q0 / 2 * mr, mr,
+                          tile16.data() + (q0 - kc0) / 2 * nr,
+                          panel_scale(p) + (q0 / b.kseg_b) * nr, ascale.data() + row * nseg + s,
+                          nseg, cp + i0 * ldc, ldc);
             q0 = q1;
           }
         }

@@ -26,8 +26,7 @@ namespace fp8ops::cpu {
 
 // Runs task(i) for i in [0, n), possibly in parallel (the plugin passes ONNX Runtime's intra-op
 // pool); returns the pool's error, if any.
-using ParallelFn =
-    absl::FunctionRef<absl::Status(size_t n, absl::FunctionRef<void(size_t)> task)>;
+using ParallelFn = absl::FunctionRef<absl::Status(size_t n, absl::FunctionRef<void(size_t)> task)>;
 // Runs the tasks one after another on the calling thread.
 absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task);
 
@@ -44,9 +43,10 @@ struct PackedB {
   // SIMD layout.
   int nr = 0, kgroup = 1;
   int64_t kpad = 0, npanels = 0;
-  int64_t kseg_b = 1, nseg_b = 1;  // B's K blocks
+  int64_t kseg_b = 1, nseg_b = 1;                // B's K blocks
   std::unique_ptr<uint8_t, FreeDeleter> codes;   // npanels * kpad * nr
   std::unique_ptr<float, FreeDeleter> colscale;  // npanels * nseg_b * nr
+  std::unique_ptr<uint8_t, FreeDeleter> flags;   // npanels * kpad / kgroup, if the ISA uses them
   // Reference layout.
   std::vector<uint8_t> rowmajor;  // [n, k]
   std::vector<float> b_scale;     // as the input

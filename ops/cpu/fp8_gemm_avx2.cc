@@ -130,11 +130,20 @@ void GemvF32(const GemvArgs* g) {
 template <bool kE4M3>
 void GemvF32Rows(const GemvArgs* g) {
   switch (g->m) {
-    case 1: GemvF32<1, kE4M3>(g); break;
-    case 2: GemvF32<2, kE4M3>(g); break;
-    case 3: GemvF32<3, kE4M3>(g); break;
-    case 4: GemvF32<4, kE4M3>(g); break;
-    default: break;
+    case 1:
+      GemvF32<1, kE4M3>(g);
+      break;
+    case 2:
+      GemvF32<2, kE4M3>(g);
+      break;
+    case 3:
+      GemvF32<3, kE4M3>(g);
+      break;
+    case 4:
+      GemvF32<4, kE4M3>(g);
+      break;
+    default:
+      break;
   }
 }
 
@@ -148,23 +157,30 @@ void GemvF32Dispatch(const GemvArgs* g) {
 
 // -------------------------------------------------------------------------------------- tiles
 
-void DecodeF32(const uint8_t* codes, int32_t format, int64_t k0, int64_t k1, float* tile) {
+void DecodeF32(const uint8_t* codes, const uint8_t* /*flags*/, int32_t format, int64_t k0,
+               int64_t k1, const float* colscale, int64_t kseg_b, float* tile) {
   const uint8_t* p = codes + k0 * kNr;
+  const float* cs = colscale + (k0 / kseg_b) * kNr;
+  int64_t next_block = (k0 / kseg_b + 1) * kseg_b;
   for (int64_t kk = k0; kk < k1; ++kk, p += kNr, tile += kNr) {
+    if (kk >= next_block) {
+      cs += kNr;
+      next_block += kseg_b;
+    }
     __m256 lo, hi;
     if (format == 17) {
       Decode16<true>(p, &lo, &hi);
     } else {
       Decode16<false>(p, &lo, &hi);
     }
-    _mm256_storeu_ps(tile, lo);
-    _mm256_storeu_ps(tile + 8, hi);
+    _mm256_storeu_ps(tile, _mm256_mul_ps(lo, _mm256_loadu_ps(cs)));
+    _mm256_storeu_ps(tile + 8, _mm256_mul_ps(hi, _mm256_loadu_ps(cs + 8)));
   }
 }
 
+// c[m][:] += a[m][0:kc] . tile[0:kc][:], everything already scaled.
 template <int M>
-void GemmF32(int64_t kc, const float* a, int64_t lda, const float* tile, const float* colscale,
-             const float* ascale, int64_t ldas, float* c, int64_t ldc) {
+void GemmF32(int64_t kc, const float* a, int64_t lda, const float* tile, float* c, int64_t ldc) {
   __m256 acc[M][2];
   for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < kc; ++kk, tile += kNr) {
@@ -175,27 +191,36 @@ void GemmF32(int64_t kc, const float* a, int64_t lda, const float* tile, const f
       acc[m][1] = _mm256_fmadd_ps(av, b1, acc[m][1]);
     }
   }
-  const __m256 s0 = _mm256_loadu_ps(colscale), s1 = _mm256_loadu_ps(colscale + 8);
   for (int m = 0; m < M; ++m) {
-    const __m256 as = _mm256_broadcast_ss(ascale + m * ldas);
     float* cm = c + m * ldc;
-    _mm256_storeu_ps(cm, _mm256_fmadd_ps(acc[m][0], _mm256_mul_ps(s0, as), _mm256_loadu_ps(cm)));
-    _mm256_storeu_ps(cm + 8,
-                     _mm256_fmadd_ps(acc[m][1], _mm256_mul_ps(s1, as), _mm256_loadu_ps(cm + 8)));
+    _mm256_storeu_ps(cm, _mm256_add_ps(acc[m][0], _mm256_loadu_ps(cm)));
+    _mm256_storeu_ps(cm + 8, _mm256_add_ps(acc[m][1], _mm256_loadu_ps(cm + 8)));
   }
 }
 
 void GemmF32Dispatch(int64_t m, int64_t kc, const float* a, int64_t lda, const float* tile,
-                     const float* colscale, const float* ascale, int64_t ldas, float* c,
-                     int64_t ldc) {
+                     float* c, int64_t ldc) {
   switch (m) {
-    case 1: GemmF32<1>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    case 2: GemmF32<2>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    case 3: GemmF32<3>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    case 4: GemmF32<4>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    case 5: GemmF32<5>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    case 6: GemmF32<6>(kc, a, lda, tile, colscale, ascale, ldas, c, ldc); break;
-    default: break;
+    case 1:
+      GemmF32<1>(kc, a, lda, tile, c, ldc);
+      break;
+    case 2:
+      GemmF32<2>(kc, a, lda, tile, c, ldc);
+      break;
+    case 3:
+      GemmF32<3>(kc, a, lda, tile, c, ldc);
+      break;
+    case 4:
+      GemmF32<4>(kc, a, lda, tile, c, ldc);
+      break;
+    case 5:
+      GemmF32<5>(kc, a, lda, tile, c, ldc);
+      break;
+    case 6:
+      GemmF32<6>(kc, a, lda, tile, c, ldc);
+      break;
+    default:
+      break;
   }
 }
 
@@ -204,6 +229,7 @@ float CalibFma(int64_t iters) {
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
   const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
   for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
   }
   __m256 s = acc[0];
@@ -216,8 +242,20 @@ float CalibFma(int64_t iters) {
 }  // namespace
 
 extern const Fp8GemmKernels kFp8GemmAvx2 = {
-    kNr,      1,       kGemvMaxM, kMr,    PackPanel, GemvF32Dispatch, nullptr,
-    DecodeF32, nullptr, GemmF32Dispatch, nullptr, CalibFma, nullptr,
+    kNr,
+    1,
+    kGemvMaxM,
+    kMr,
+    /*uses_flags=*/false,
+    PackPanel,
+    GemvF32Dispatch,
+    nullptr,
+    DecodeF32,
+    nullptr,
+    GemmF32Dispatch,
+    nullptr,
+    CalibFma,
+    nullptr,
 };
 
 }  // namespace fp8ops::cpu

@@ -29,7 +29,7 @@ CpuFeatures Detect() {
   f.f16c = (c >> 29) & 1u;
   if (osxsave) {
     const uint64_t xcr0 = XGetBv0();
-    f.os_avx = (xcr0 & 0x6) == 0x6;             // SSE + AVX state
+    f.os_avx = (xcr0 & 0x6) == 0x6;                   // SSE + AVX state
     f.os_avx512 = f.os_avx && (xcr0 & 0xE0) == 0xE0;  // opmask, ZMM_Hi256, Hi16_ZMM
   }
   if (__get_cpuid_max(0, nullptr) >= 7) {
@@ -54,10 +54,14 @@ CpuFeatures Detect() {
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx512Bf16: return "avx512_bf16";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx512Bf16:
+      return "avx512_bf16";
   }
   return "?";
 }
@@ -79,13 +83,17 @@ const CpuFeatures& DetectCpu() {
 bool IsaSupported(Isa isa) {
   const CpuFeatures& f = DetectCpu();
   const bool avx2 = f.os_avx && f.avx2 && f.fma && f.f16c;
-  const bool avx512 = avx2 && f.os_avx512 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
-                      f.avx512vbmi;
+  const bool avx512 =
+      avx2 && f.os_avx512 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vbmi;
   switch (isa) {
-    case Isa::kScalar: return true;
-    case Isa::kAvx2: return avx2;
-    case Isa::kAvx512: return avx512;
-    case Isa::kAvx512Bf16: return avx512 && f.avx512bf16;
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return avx2;
+    case Isa::kAvx512:
+      return avx512;
+    case Isa::kAvx512Bf16:
+      return avx512 && f.avx512bf16;
   }
   return false;
 }

@@ -57,8 +57,10 @@ struct Encoder {
         _mm512_add_epi32(_mm512_add_epi32(ac, _mm512_set1_epi32((1 << (kShift - 1)) - 1)), lsb),
         kShift);
     const __m512i norm = _mm512_sub_epi32(rounded, _mm512_set1_epi32(kE4M3 ? 960 : 448));
-    const __m512 scaled = _mm512_mul_ps(_mm512_castsi512_ps(a), _mm512_set1_ps(kE4M3 ? 512.0f : 65536.0f));
-    const __m512i sub = _mm512_cvt_roundps_epi32(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 scaled =
+        _mm512_mul_ps(_mm512_castsi512_ps(a), _mm512_set1_ps(kE4M3 ? 512.0f : 65536.0f));
+    const __m512i sub =
+        _mm512_cvt_roundps_epi32(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __mmask16 is_sub =
         _mm512_cmplt_epu32_mask(a, _mm512_set1_epi32(kE4M3 ? 0x3C800000 : 0x38800000));
     __m512i code = _mm512_mask_blend_epi32(is_sub, norm, sub);

@@ -250,8 +250,9 @@ LtMode ModeOf(GemmPath p) {
 
 const char* GemmPathName(GemmPath p) {
   switch (p) {
-    case GemmPath::kGemvVector: return "gemv16B";
-    case GemmPath::kGemvScalar: return "gemv_scalar";
+    case GemmPath::kGemvTensorCore: return GemvVariantName(GemvVariant::kTensorCore);
+    case GemmPath::kGemvVector: return GemvVariantName(GemvVariant::kVector);
+    case GemmPath::kGemvScalar: return GemvVariantName(GemvVariant::kScalar);
     case GemmPath::kLtBlock128x128: return "cublaslt_blk128x128";
     case GemmPath::kLt1x128: return "cublaslt_vec128";
     case GemmPath::kLtOuterVector: return "cublaslt_outer_vec";
@@ -319,13 +320,23 @@ GpuStatus LtFp8Matmul(const LtMatmulArgs& a, void* workspace, size_t workspace_b
   return {};
 }
 
+static GemmPath GemvPath(const GemmLaunchArgs& a) {
+  switch (ResolveGemvVariant(a)) {
+    case GemvVariant::kTensorCore: return GemmPath::kGemvTensorCore;
+    case GemvVariant::kVector: return GemmPath::kGemvVector;
+    default: return GemmPath::kGemvScalar;
+  }
+}
+
 GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* plan) {
-  plan->path = Fp8GemvIsVectorized(a) ? GemmPath::kGemvVector : GemmPath::kGemvScalar;
+  plan->path = GemvPath(a);
   plan->workspace_bytes = 0;
   const LtMode mode = ChooseLtMode(a, o);
   if (mode == LtMode::kNone) return {};
   size_t need = 0;
-  GpuStatus s = LtFp8Matmul(ToLt(a, mode, nullptr, nullptr), nullptr, 0, nullptr, &need);
+  // NOTE: the heuristic rejects null scale pointers (CUBLAS_STATUS_INVALID_VALUE, seen on the
+  // H100 with cuBLASLt 13.1): pass the inputs' own (valid, not yet re-laid-out) scale pointers.
+  GpuStatus s = LtFp8Matmul(ToLt(a, mode, a.a_scale, a.b_scale), nullptr, 0, nullptr, &need);
   if (s.cublas == CUBLAS_STATUS_NOT_SUPPORTED) return {};  // the streaming kernel runs
   if (!s.ok()) return s;
   size_t a_bytes = 0, b_bytes = 0;
@@ -370,8 +381,7 @@ GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* worksp
     }
     if (s.cublas != CUBLAS_STATUS_NOT_SUPPORTED) return s;
   }
-  const GemmPath p = Fp8GemvIsVectorized(a) ? GemmPath::kGemvVector : GemmPath::kGemvScalar;
-  if (used != nullptr) *used = p;
+  if (used != nullptr) *used = GemvPath(a);
   return CudaStatus(LaunchFp8Gemv(a, stream), "LaunchFp8Gemv");
 }
 

@@ -10,8 +10,8 @@
 //   kLt1x128         A FP8 with a_block 128, B in 1x128 groups: both VEC128_32F (both transposed).
 //   kLtOuterVector   one scale per row of A and per row of B (per-tensor and per-channel
 //                    weights, whole-K groups): OUTER_VEC_32F for both (B's scales expanded to N).
-//   kGemvVector / kGemvScalar   the own kernel: M < min_m_for_cublaslt (decode), weight-only A,
-//                    ragged K, or anything cuBLASLt's heuristic (or matmul) refuses.
+//   kGemv*           the streaming kernel (launch.h, three variants): M < min_m_for_cublaslt
+//                    (decode), weight-only A, ragged K, or anything cuBLASLt refuses.
 #ifndef FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
 #define FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
 
@@ -26,7 +26,7 @@
 
 namespace fp8ops::cuda {
 
-enum class GemmPath { kGemvVector, kGemvScalar, kLtBlock128x128, kLt1x128, kLtOuterVector };
+enum class GemmPath { kGemvTensorCore, kGemvVector, kGemvScalar, kLtBlock128x128, kLt1x128, kLtOuterVector };
 const char* GemmPathName(GemmPath p);
 inline bool IsCublasLtPath(GemmPath p) {
   return p == GemmPath::kLtBlock128x128 || p == GemmPath::kLt1x128 || p == GemmPath::kLtOuterVector;
@@ -44,9 +44,10 @@ std::string GpuStatusMessage(const GpuStatus& s);
 
 struct GemmOptions {
   bool allow_cublaslt = true;
-  // Below this M the streaming kernel runs (cuBLASLt's block-scaled FP8 refuses M = 1, and the
-  // streaming kernel is at the weight-bandwidth floor there).
-  int64_t min_m_for_cublaslt = 16;
+  // Below this M the streaming kernel runs: cuBLASLt's block-scaled FP8 refuses M = 1, and at
+  // M = 16 the tensor-core streaming kernel took 11.5 us against cuBLASLt's 17.6 us (K = N = 4096,
+  // H100, bench/results/).
+  int64_t min_m_for_cublaslt = 17;
   // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>.
   static GemmOptions FromEnv();
 };

@@ -257,6 +257,136 @@ __global__ void __launch_bounds__(kThreads) GemvScalarKernel(GemvParams p) {
   }
 }
 
+
+// ---- Tensor-core variant (A FP8, "W8A8"): no decoding at all --------------------------------
+//
+// mma.sync m16n8k32 (sm_89+) with the weights as the 16-row operand and up to 8 tokens as the
+// 8-column operand (kNt = 2 tiles for 9..16 tokens). Each thread loads 16 contiguous bytes of two
+// weight rows (g, g+8) and of one token row per 64-long K tile. The dot product does not depend
+// on the order of k, so instead of the fragment's logical k order each thread uses a fixed
+// permutation of the physical k (bytes [8s, 8s+8) of its 16 for mma step s), the same for both
+// operands. Products of one kP-long K block (64 or 128: it divides every non-whole scale block)
+// accumulate in the tensor core, then are scaled (A's group scale x B's block scale) into float32
+// accumulators: the promotion DeepGEMM uses, since FP8 tensor-core sums keep fewer bits. The 8
+// warps of a block split K (block b of K goes to warp b % 8) and meet in shared memory.
+template <int AF, int BF>
+__device__ __forceinline__ void MmaFp8(float* c, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                       uint32_t b1) {
+  if constexpr (AF == kE4M3 && BF == kE4M3) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else if constexpr (AF == kE5M2 && BF == kE4M3) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else if constexpr (AF == kE4M3 && BF == kE5M2) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e5m2.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+}
+
+// AF: format of A (the tokens); BF: of B (the weights). kTiles = kP / 64. kNt token tiles of 8.
+template <int AF, int BF, int kTiles, int kNt>
+__global__ void __launch_bounds__(kThreads) GemvMmaKernel(GemvParams p) {
+  constexpr int kP = 64 * kTiles;
+  constexpr int kU = 2;  // K blocks per warp in flight (4 measured slower at M = 1 on the H100)
+  __shared__ float red[kWarps][kNt][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int m0 = blockIdx.y * (8 * kNt);
+  const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
+  const uint8_t* wa = p.b + static_cast<int64_t>(ra) * p.k + 16 * t;
+  const uint8_t* wb = p.b + static_cast<int64_t>(rb) * p.k + 16 * t;
+  const float* wsa = p.b_scale + (ra / p.bn) * p.b_nblk;
+  const float* wsb = p.b_scale + (rb / p.bn) * p.b_nblk;
+  const uint8_t* xr[kNt];
+  const float* xs0[kNt];
+  const float* xs1[kNt];
+#pragma unroll
+  for (int j = 0; j < kNt; ++j) {
+    const int mr = min(m0 + j * 8 + g, p.m - 1);
+    xr[j] = p.a + static_cast<int64_t>(mr) * p.k + 16 * t;
+    xs0[j] = p.a_scale + static_cast<int64_t>(min(m0 + j * 8 + 2 * t, p.m - 1)) * p.a_nblk;
+    xs1[j] = p.a_scale + static_cast<int64_t>(min(m0 + j * 8 + 2 * t + 1, p.m - 1)) * p.a_nblk;
+  }
+  float acc[kNt][4];
+#pragma unroll
+  for (int j = 0; j < kNt; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+
+  const int nblocks = p.k / kP + (p.k % kP != 0);
+  for (int b0 = warp; b0 < nblocks; b0 += kWarps * kU) {
+    uint4 qa[kU][kTiles], qb[kU][kTiles], qx[kU][kTiles][kNt];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int kb = (b0 + u * kWarps) * kP;
+#pragma unroll
+      for (int tt = 0; tt < kTiles; ++tt) {
+        const int k0 = kb + tt * 64;
+        if (k0 < p.k) {
+          qa[u][tt] = __ldcs(reinterpret_cast<const uint4*>(wa + k0));
+          qb[u][tt] = __ldcs(reinterpret_cast<const uint4*>(wb + k0));
+#pragma unroll
+          for (int j = 0; j < kNt; ++j) qx[u][tt][j] = __ldg(reinterpret_cast<const uint4*>(xr[j] + k0));
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int kb = (b0 + u * kWarps) * kP;
+      if (kb >= p.k) break;
+      float c[kNt][4];
+#pragma unroll
+      for (int j = 0; j < kNt; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.0f;
+#pragma unroll
+      for (int tt = 0; tt < kTiles; ++tt) {
+        if (kb + tt * 64 < p.k) {
+#pragma unroll
+          for (int j = 0; j < kNt; ++j) {
+            MmaFp8<AF, BF>(c[j], qa[u][tt].x, qb[u][tt].x, qa[u][tt].y, qb[u][tt].y, qx[u][tt][j].x, qx[u][tt][j].y);
+            MmaFp8<AF, BF>(c[j], qa[u][tt].z, qb[u][tt].z, qa[u][tt].w, qb[u][tt].w, qx[u][tt][j].z, qx[u][tt][j].w);
+          }
+        }
+      }
+      const float sba = __ldg(wsa + kb / p.b_blk), sbb = __ldg(wsb + kb / p.b_blk);
+#pragma unroll
+      for (int j = 0; j < kNt; ++j) {
+        const float sa0 = __ldg(xs0[j] + kb / p.a_blk), sa1 = __ldg(xs1[j] + kb / p.a_blk);
+        acc[j][0] = fmaf(c[j][0], sba * sa0, acc[j][0]);  // row g, token 2t
+        acc[j][1] = fmaf(c[j][1], sba * sa1, acc[j][1]);  // row g, token 2t+1
+        acc[j][2] = fmaf(c[j][2], sbb * sa0, acc[j][2]);  // row g+8, token 2t
+        acc[j][3] = fmaf(c[j][3], sbb * sa1, acc[j][3]);  // row g+8, token 2t+1
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kNt; ++j) {
+    red[warp][j][g][2 * t] = acc[j][0];
+    red[warp][j][g][2 * t + 1] = acc[j][1];
+    red[warp][j][g + 8][2 * t] = acc[j][2];
+    red[warp][j][g + 8][2 * t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < kNt * 128; idx += kThreads) {
+    const int j = idx / 128, r = (idx / 8) % 16, col = idx % 8;
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += red[w][j][r][col];
+    const int n = n0 + r, m = m0 + j * 8 + col;
+    if (n < p.n && m < p.m) StoreOut(p, m, n, v);
+  }
+}
+
 // log2(block) for a power-of-two block >= 16; 31 for a block covering all of K; -1 otherwise.
 int BlockShift(int64_t block, int64_t k) {
   if (block <= 0 || block >= k) return 31;
@@ -305,9 +435,38 @@ cudaError_t LaunchB(const GemvParams& p, int ak, bool vec, int mt, dim3 grid, cu
   }
 }
 
-}  // namespace
+template <int AF, int BF>
+cudaError_t LaunchMma(const GemvParams& p, int tiles, int nt, dim3 grid, cudaStream_t s) {
+  if (tiles == 2) {
+    if (nt == 1) GemvMmaKernel<AF, BF, 2, 1><<<grid, kThreads, 0, s>>>(p);
+    else GemvMmaKernel<AF, BF, 2, 2><<<grid, kThreads, 0, s>>>(p);
+  } else {
+    if (nt == 1) GemvMmaKernel<AF, BF, 1, 1><<<grid, kThreads, 0, s>>>(p);
+    else GemvMmaKernel<AF, BF, 1, 2><<<grid, kThreads, 0, s>>>(p);
+  }
+  return cudaGetLastError();
+}
 
-bool Fp8GemvIsVectorized(const GemmLaunchArgs& a) {
+cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tiles, int nt, dim3 grid,
+                             cudaStream_t s) {
+  const bool ae4 = a == DType::kE4M3FN, be4 = b == Fp8Format::kE4M3FN;
+  if (ae4 && be4) return LaunchMma<kE4M3, kE4M3>(p, tiles, nt, grid, s);
+  if (ae4) return LaunchMma<kE4M3, kE5M2>(p, tiles, nt, grid, s);
+  if (be4) return LaunchMma<kE5M2, kE4M3>(p, tiles, nt, grid, s);
+  return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, s);
+}
+
+// K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
+int MmaBlock(const GemmLaunchArgs& a) {
+  if (!IsFp8DType(a.a_type) || a.k <= 0 || a.k % 64 != 0) return 0;
+  if (reinterpret_cast<uintptr_t>(a.a) % 16 != 0 || reinterpret_cast<uintptr_t>(a.b) % 16 != 0) return 0;
+  auto fits = [&](int64_t block, int64_t p) { return block <= 0 || block >= a.k || block % p == 0; };
+  if (fits(a.block_k, 128) && fits(a.a_block, 128)) return 128;
+  if (fits(a.block_k, 64) && fits(a.a_block, 64)) return 64;
+  return 0;
+}
+
+bool VectorApplies(const GemmLaunchArgs& a) {
   if (a.k % 16 != 0) return false;
   if (reinterpret_cast<uintptr_t>(a.a) % 16 != 0 || reinterpret_cast<uintptr_t>(a.b) % 16 != 0) return false;
   if (BlockShift(a.block_k, a.k) < 0) return false;
@@ -315,11 +474,31 @@ bool Fp8GemvIsVectorized(const GemmLaunchArgs& a) {
   return true;
 }
 
-cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream) {
+}  // namespace
+
+const char* GemvVariantName(GemvVariant v) {
+  switch (v) {
+    case GemvVariant::kTensorCore: return "gemv_mma";
+    case GemvVariant::kVector: return "gemv_ffma16B";
+    case GemvVariant::kScalar: return "gemv_scalar";
+    default: return "gemv_auto";
+  }
+}
+
+GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want) {
+  if ((want == GemvVariant::kAuto || want == GemvVariant::kTensorCore) && MmaBlock(a) != 0) {
+    return GemvVariant::kTensorCore;
+  }
+  if (want != GemvVariant::kScalar && VectorApplies(a)) return GemvVariant::kVector;
+  return GemvVariant::kScalar;
+}
+
+cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want) {
   if (a.m == 0 || a.n == 0) return cudaSuccess;
   constexpr int64_t kMaxInt = 0x7FFFFFFF;
   if (a.m > kMaxInt || a.n > kMaxInt || a.k > kMaxInt / 4) return cudaErrorInvalidValue;
-  const bool vec = Fp8GemvIsVectorized(a);
+  const GemvVariant variant = ResolveGemvVariant(a, want);
+  const bool vec = variant == GemvVariant::kVector;
   GemvParams p{};
   p.a = static_cast<const uint8_t*>(a.a);
   p.a_scale = a.a_scale;
@@ -338,14 +517,24 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream) {
   p.b_shift = vec ? BlockShift(a.block_k, a.k) : 31;
   p.b_blk = static_cast<int>(std::max<int64_t>(1, EffectiveBlock(a.k, a.block_k)));
 
-  const int mt = !vec ? 4 : a.m == 1 ? 1 : a.m <= 4 ? 4 : a.m <= 8 ? 8 : 16;
-  const int rows_per_block = vec ? kWarps * kRows : kWarps;
+  int mt, rows_per_block;
+  if (variant == GemvVariant::kTensorCore) {
+    mt = a.m <= 8 ? 8 : 16;
+    rows_per_block = 16;
+  } else if (vec) {
+    mt = a.m == 1 ? 1 : a.m <= 4 ? 4 : a.m <= 8 ? 8 : 16;
+    rows_per_block = kWarps * kRows;
+  } else {
+    mt = 4;
+    rows_per_block = kWarps;
+  }
   const dim3 grid_base(static_cast<unsigned>((a.n + rows_per_block - 1) / rows_per_block));
   // grid.y is limited to 65535 tiles of A rows: larger M runs in several launches.
   const int64_t max_rows = int64_t{65535} * mt;
   const int ak = AKindOf(a.a_type);
   const int a_bytes = DTypeSize(a.a_type);
   const int o_bytes = DTypeSize(a.out_type);
+  const int mma_tiles = variant == GemvVariant::kTensorCore ? MmaBlock(a) / 64 : 0;
   for (int64_t m_off = 0; m_off < a.m; m_off += max_rows) {
     const int64_t rows = std::min(max_rows, a.m - m_off);
     GemvParams q = p;
@@ -355,8 +544,13 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream) {
     q.y = static_cast<uint8_t*>(a.y) + m_off * a.n * o_bytes;
     dim3 grid = grid_base;
     grid.y = static_cast<unsigned>((rows + mt - 1) / mt);
-    const cudaError_t e = a.b_format == Fp8Format::kE4M3FN ? LaunchB<kE4M3>(q, ak, vec, mt, grid, stream)
-                                                           : LaunchB<kE5M2>(q, ak, vec, mt, grid, stream);
+    cudaError_t e;
+    if (variant == GemvVariant::kTensorCore) {
+      e = LaunchMmaFormats(q, a.a_type, a.b_format, mma_tiles, mt / 8, grid, stream);
+    } else {
+      e = a.b_format == Fp8Format::kE4M3FN ? LaunchB<kE4M3>(q, ak, vec, mt, grid, stream)
+                                           : LaunchB<kE5M2>(q, ak, vec, mt, grid, stream);
+    }
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;

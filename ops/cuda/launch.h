@@ -56,12 +56,19 @@ struct GemmLaunchArgs {
   void* y = nullptr;  // [m, n] of out_type
 };
 
-// The streaming kernel ("GEMV"): reads every weight byte once per 16 rows of A, 16-byte loads,
-// CUDA-core FMAs. Any shape and any scale granularity. The fast variant needs K % 16 == 0 and
-// power-of-two (or whole-K) block_k / a_block; anything else runs a slower per-element variant.
-cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream);
-// True when LaunchFp8Gemv takes the 16-byte variant for these arguments.
-bool Fp8GemvIsVectorized(const GemmLaunchArgs& a);
+// The streaming kernel ("GEMV") for small M: reads every weight byte once per 16 rows of A with
+// 16-byte loads. Any shape and any scale granularity, in three variants:
+//   kTensorCore  A FP8, K % 64 == 0, block_k and a_block multiples of 64 (or whole K): FP8
+//                mma.sync, products of each 64/128-long K block promoted to float32 accumulators
+//                (the cuBLASLt path's accuracy: FP8 tensor-core sums keep fewer bits);
+//   kVector      K % 16 == 0, power-of-two (or whole-K) block_k / a_block: CUDA-core float32 FMAs;
+//   kScalar      anything else: per-element loads and scales.
+enum class GemvVariant { kAuto, kTensorCore, kVector, kScalar };
+const char* GemvVariantName(GemvVariant v);
+// The variant LaunchFp8Gemv runs for `a` when asked for `want`: `want` if it applies, else the
+// next one down the list (kAuto = the first that applies).
+GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvVariant::kAuto);
+cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
 // dst[c * rows + r] = src[r * cols + c] (float32).
 cudaError_t LaunchTransposeF32(const float* src, int64_t rows, int64_t cols, float* dst,

@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -410,16 +411,24 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
   st = cuda::RunFp8Gemm(g, plan, ws.p, plan.workspace_bytes, nullptr, &used);
   EXPECT_TRUE(st.ok()) << cuda::GpuStatusMessage(st);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  CheckGemm(c, d, dy.Download(), cuda::IsCublasLtPath(used) ? 1e-3 : 1e-5, cuda::GemmPathName(used));
+  // FP8 tensor-core paths (cuBLASLt, the mma variant) sum products at reduced precision inside
+  // each K block; the CUDA-core variants are float32 throughout.
+  auto acc_eps = [](bool tensor_core) { return tensor_core ? 1e-3 : 1e-5; };
+  CheckGemm(c, d, dy.Download(), acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore),
+            cuda::GemmPathName(used));
 
-  // 2. The streaming kernel on its own (it is also the fallback for any shape).
-  if (cuda::IsCublasLtPath(used)) {
+  // 2. Every variant of the streaming kernel that applies (it is also the fallback for any shape).
+  std::vector<cuda::GemvVariant> ran;
+  for (cuda::GemvVariant want : {cuda::GemvVariant::kTensorCore, cuda::GemvVariant::kVector, cuda::GemvVariant::kScalar}) {
+    const cuda::GemvVariant v = cuda::ResolveGemvVariant(g, want);
+    if (std::find(ran.begin(), ran.end(), v) != ran.end()) continue;
+    ran.push_back(v);
     if (dy.bytes) {
       EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
     }
-    EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr), cudaSuccess);
+    EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr, v), cudaSuccess);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    CheckGemm(c, d, dy.Download(), 1e-5, cuda::Fp8GemvIsVectorized(g) ? "gemv16B" : "gemv_scalar");
+    CheckGemm(c, d, dy.Download(), acc_eps(v == cuda::GemvVariant::kTensorCore), cuda::GemvVariantName(v));
   }
   return used;
 }

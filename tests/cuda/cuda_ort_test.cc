@@ -50,6 +50,7 @@ std::string NoCudaEpReason() {
   static const std::string why = [] {
     std::string r = NoGpuReason();
     if (!r.empty()) return r;
+    Env();  // the provider's loader logs through the environment's logger
     try {
       Ort::SessionOptions so;
       OrtCUDAProviderOptions cuda{};

@@ -44,7 +44,8 @@ HostTensor RandomInput(std::vector<int64_t> shape, uint32_t seed) {
   return HostTensor::From(1, std::move(shape), v);
 }
 
-std::vector<HostTensor> RunModel(const onnx::ModelProto& m, const std::vector<std::pair<std::string, HostTensor>>& in) {
+std::vector<HostTensor> RunModel(const onnx::ModelProto& m,
+                                 const std::vector<std::pair<std::string, HostTensor>>& in) {
   std::string bytes;
   m.SerializeToString(&bytes);
   auto s = host::Session::FromBytes(bytes, PluginOptions());
@@ -142,7 +143,8 @@ TEST(RewriteOrt, LlamaFp16W8A8AgainstFp32Reference) {
       }
     }
   }
-  const auto acc = Compare(models::MakeLlamaDecoder(ref), rewritten, {{"x", RandomInput({2, 6, 256}, 3)}});
+  const auto acc =
+      Compare(models::MakeLlamaDecoder(ref), rewritten, {{"x", RandomInput({2, 6, 256}, 3)}});
   std::printf("llama fp16 w8a8 vs fp32: rel %.4f cos %.6f\n", acc.rel, acc.cos);
   EXPECT_LE(acc.rel, 0.11);
   EXPECT_GE(acc.cos, 0.994);
@@ -202,8 +204,9 @@ TEST(RewriteOrt, GemmIfAndSharedModelsMatchOriginals) {
   const auto x64 = RandomInput({4, 64}, 6), x48 = RandomInput({3, 48}, 7);
   std::vector<int64_t> ids = {3, 99, 0, 42};
   const auto ids_t = HostTensor::From(7, {4}, ids);
-  auto run_case = [&](const onnx::ModelProto& m, const std::vector<std::pair<std::string, HostTensor>>& in,
-                      int want_rewritten, const char* name) {
+  auto run_case = [&](const onnx::ModelProto& m,
+                      const std::vector<std::pair<std::string, HostTensor>>& in, int want_rewritten,
+                      const char* name) {
     for (auto recipe : {RewriteRecipe::kW8A8, RewriteRecipe::kWeightOnly}) {
       onnx::ModelProto r = m;
       RewriteOptions o;
@@ -212,8 +215,8 @@ TEST(RewriteOrt, GemmIfAndSharedModelsMatchOriginals) {
       ASSERT_TRUE(report.ok()) << name << ": " << report.status();
       EXPECT_EQ(report->totals.nodes_rewritten, want_rewritten) << name;
       const auto acc = Compare(m, r, in);
-      std::printf("%s %s: rel %.4f cos %.6f\n", name, recipe == RewriteRecipe::kW8A8 ? "w8a8" : "weight-only",
-                  acc.rel, acc.cos);
+      std::printf("%s %s: rel %.4f cos %.6f\n", name,
+                  recipe == RewriteRecipe::kW8A8 ? "w8a8" : "weight-only", acc.rel, acc.cos);
       EXPECT_LE(acc.rel, 0.08) << name;
       EXPECT_GE(acc.cos, 0.997) << name;
     }
@@ -229,7 +232,8 @@ TEST(RewriteOrt, GemmIfAndSharedModelsMatchOriginals) {
 
 TEST(RewriteOrt, FilesRoundTripIdempotentAndInputUntouched) {
   testing::TempDir dir;
-  const std::string in = dir / "llama.onnx", out = dir / "llama_fp8.onnx", again = dir / "again.onnx";
+  const std::string in = dir / "llama.onnx", out = dir / "llama_fp8.onnx",
+                    again = dir / "again.onnx";
   testing::SaveModel(models::MakeLlamaDecoder(SmallLlama()), in);
   const uint64_t before = testing::HashFile(in);
   auto r1 = RewriteFile(in, out, {});

@@ -1,5 +1,7 @@
 // Unit tests of the rewrite on models built in C++: what becomes what, names, initializers,
 // scopes, sharing, skip reasons, errors, idempotence.
+#include "fp8ops/rewrite.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -7,7 +9,6 @@
 #include "fp8ops/dtype.h"
 #include "fp8ops/float16.h"
 #include "fp8ops/quantize.h"
-#include "fp8ops/rewrite.h"
 #include "tests/common/model_builder.h"
 
 namespace fp8ops {
@@ -67,8 +68,9 @@ struct Expected {
   std::vector<uint8_t> codes;
   std::vector<float> scales;
 };
-Expected QuantizeTransposed(const std::vector<float>& w_kn, int64_t k, int64_t n, int64_t bn, int64_t bk,
-                            Fp8Format f = Fp8Format::kE4M3FN, float alpha = 1.0f, bool transpose = true) {
+Expected QuantizeTransposed(const std::vector<float>& w_kn, int64_t k, int64_t n, int64_t bn,
+                            int64_t bk, Fp8Format f = Fp8Format::kE4M3FN, float alpha = 1.0f,
+                            bool transpose = true) {
   std::vector<float> w_nk(static_cast<size_t>(n * k));
   for (int64_t i = 0; i < k; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -89,8 +91,8 @@ Expected QuantizeTransposed(const std::vector<float>& w_kn, int64_t k, int64_t n
   return e;
 }
 
-void ExpectTensorIs(const onnx::TensorProto& t, int32_t type, std::vector<int64_t> dims, const void* data,
-                    size_t bytes) {
+void ExpectTensorIs(const onnx::TensorProto& t, int32_t type, std::vector<int64_t> dims,
+                    const void* data, size_t bytes) {
   EXPECT_EQ(t.data_type(), type) << t.name();
   EXPECT_EQ(std::vector<int64_t>(t.dims().begin(), t.dims().end()), dims) << t.name();
   ASSERT_EQ(t.raw_data().size(), bytes) << t.name();
@@ -142,8 +144,10 @@ TEST(Rewrite, MatMulInitializerBecomesQuantizeAndFp8Gemm) {
   ASSERT_NE(FindInit(g, "W_fp8"), nullptr);
   ExpectTensorIs(*FindInit(g, "W_fp8"), 17, {N, K}, want.codes.data(), want.codes.size());
   ASSERT_NE(FindInit(g, "W_fp8_scale"), nullptr);
-  ExpectTensorIs(*FindInit(g, "W_fp8_scale"), 1, {2, 3}, want.scales.data(), want.scales.size() * 4);
-  // Model-level: IR 9, fp8ops opset added next to the original one; inputs, outputs, value_info kept.
+  ExpectTensorIs(*FindInit(g, "W_fp8_scale"), 1, {2, 3}, want.scales.data(),
+                 want.scales.size() * 4);
+  // Model-level: IR 9, fp8ops opset added next to the original one; inputs, outputs, value_info
+  // kept.
   EXPECT_EQ(m.ir_version(), 9);
   ASSERT_EQ(m.opset_import_size(), 2);
   EXPECT_EQ(m.opset_import(0).version(), 17);
@@ -232,7 +236,8 @@ TEST(Rewrite, GemmTransB1FoldsAlphaAndUsesCAsBias) {
   AddInput(m, "x", 1, {3, K});
   AddInitializer(m, "W", 1, {N, K}, w);
   AddInitializer(m, "C", 1, {N}, RandomFloats(N, 6));
-  AddNode(m, "Gemm", {"x", "W", "C"}, {"y"}, {Attr::Int("transB", 1), Attr::Float("alpha", 0.25f)}, "", "g");
+  AddNode(m, "Gemm", {"x", "W", "C"}, {"y"}, {Attr::Int("transB", 1), Attr::Float("alpha", 0.25f)},
+          "", "g");
   AddOutput(m, "y");
   auto report = RewriteModel(m, {});
   ASSERT_TRUE(report.ok()) << report.status();
@@ -241,9 +246,11 @@ TEST(Rewrite, GemmTransB1FoldsAlphaAndUsesCAsBias) {
   ASSERT_EQ(g->input_size(), 5);
   EXPECT_EQ(g->input(4), "C");
   ASSERT_NE(FindInit(m.graph(), "C"), nullptr);  // still used, as the bias
-  const auto want = QuantizeTransposed(w, K, N, 128, 128, Fp8Format::kE4M3FN, 0.25f, /*transpose=*/false);
+  const auto want =
+      QuantizeTransposed(w, K, N, 128, 128, Fp8Format::kE4M3FN, 0.25f, /*transpose=*/false);
   ExpectTensorIs(*FindInit(m.graph(), "W_fp8"), 17, {N, K}, want.codes.data(), want.codes.size());
-  ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {1, 2}, want.scales.data(), want.scales.size() * 4);
+  ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {1, 2}, want.scales.data(),
+                 want.scales.size() * 4);
 }
 
 TEST(Rewrite, GemmTransB0IsTransposed) {
@@ -290,7 +297,8 @@ TEST(Rewrite, SkipReasonsAndOthersUntouched) {
   AddInput(m, "x", 1, {2, 16});
   AddInput(m, "Wover", 1, {16, 16});
   AddInput(m, "a3", 1, {2, 16, 16});
-  AddInitializer(m, "Wover", 1, {16, 16}, RandomFloats(256, 11));  // initializer that is also an input
+  AddInitializer(m, "Wover", 1, {16, 16},
+                 RandomFloats(256, 11));  // initializer that is also an input
   AddInitializer(m, "W3", 1, {2, 16, 16}, RandomFloats(512, 12));
   AddInitializer(m, "Wi8", 3, {16, 16}, std::vector<int8_t>(256, 3));
   AddInitializer(m, "Wd", 11, {16, 16}, std::vector<double>(256, 0.5));
@@ -302,10 +310,12 @@ TEST(Rewrite, SkipReasonsAndOthersUntouched) {
   AddNode(m, "MatMul", {"x", "Wover"}, {"y_over"}, {}, "", "overridable");
   AddNode(m, "MatMul", {"a3", "W3"}, {"y_3d"}, {}, "", "three_d");
   AddNode(m, "MatMul", {"x", "Wd"}, {"y_d"}, {}, "", "double_w");
-  AddNode(m, "MatMulInteger", {"x", "Wi8"}, {"y_i8"}, {}, "", "int8");  // not a MatMul: not reported
+  AddNode(m, "MatMulInteger", {"x", "Wi8"}, {"y_i8"}, {}, "",
+          "int8");  // not a MatMul: not reported
   AddNode(m, "MatMul", {"x", "Wsmall"}, {"y_small"}, {}, "", "small");
   AddNode(m, "MatMul", {"x", "Wex"}, {"y_ex"}, {}, "", "skip_me");
-  for (const char* y : {"y_aa", "y_ca", "y_over", "y_3d", "y_d", "y_i8", "y_small", "y_ex"}) AddOutput(m, y);
+  for (const char* y : {"y_aa", "y_ca", "y_over", "y_3d", "y_d", "y_i8", "y_small", "y_ex"})
+    AddOutput(m, y);
   RewriteOptions o;
   o.min_elements = 65;
   o.exclude_regex = "skip_";
@@ -396,7 +406,8 @@ TEST(Rewrite, SharedWeightQuantizedOnceAndKeptWhileUsed) {
 TEST(Rewrite, ActivationQuantizedOnceForSeveralConsumers) {
   auto m = BaseModel();
   AddInput(m, "x", 1, {2, 16});
-  for (const char* w : {"Wq", "Wk", "Wv"}) AddInitializer(m, w, 1, {16, 16}, RandomFloats(256, w[1]));
+  for (const char* w : {"Wq", "Wk", "Wv"})
+    AddInitializer(m, w, 1, {16, 16}, RandomFloats(256, w[1]));
   AddNode(m, "MatMul", {"x", "Wq"}, {"q"}, {}, "", "q_proj");
   AddNode(m, "MatMul", {"x", "Wk"}, {"k"}, {}, "", "k_proj");
   AddNode(m, "MatMul", {"x", "Wv"}, {"v"}, {}, "", "v_proj");
@@ -425,7 +436,8 @@ TEST(Rewrite, Float16AndBfloat16Weights) {
     ASSERT_TRUE(RewriteModel(m, {}).ok());
     const auto want = QuantizeTransposed(as_float, K, N, 128, 128);
     ExpectTensorIs(*FindInit(m.graph(), "W_fp8"), 17, {N, K}, want.codes.data(), want.codes.size());
-    ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {2, 2}, want.scales.data(), want.scales.size() * 4);
+    ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {2, 2}, want.scales.data(),
+                   want.scales.size() * 4);
     EXPECT_EQ(IntAttr(*FindNode(m.graph(), "FP8GEMM"), "out_type"), type);
   }
 }
@@ -486,9 +498,10 @@ TEST(Rewrite, BlockLayoutsAndFormats) {
     ASSERT_TRUE(RewriteModel(m, o).ok());
     const auto want = QuantizeTransposed(w, K, N, c.bn, c.bk, c.f);
     const int64_t sn = NumBlocks(N, c.bn), sk = NumBlocks(K, c.bk);
-    ExpectTensorIs(*FindInit(m.graph(), "W_fp8"), static_cast<int32_t>(c.f), {N, K}, want.codes.data(),
-                   want.codes.size());
-    ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {sn, sk}, want.scales.data(), want.scales.size() * 4);
+    ExpectTensorIs(*FindInit(m.graph(), "W_fp8"), static_cast<int32_t>(c.f), {N, K},
+                   want.codes.data(), want.codes.size());
+    ExpectTensorIs(*FindInit(m.graph(), "W_fp8_scale"), 1, {sn, sk}, want.scales.data(),
+                   want.scales.size() * 4);
     const auto* g = FindNode(m.graph(), "FP8GEMM");
     EXPECT_EQ(IntAttr(*g, "block_n"), c.bn);
     EXPECT_EQ(IntAttr(*g, "block_k"), c.bk);
@@ -580,7 +593,8 @@ TEST(Rewrite, SubgraphsWithOuterScopeWeightsAndNestedLoop) {
 
 TEST(Rewrite, NamesNeverCollide) {
   auto m = SingleMatMul(16, 16, RandomFloats(256, 28));
-  AddInitializer(m, "W_fp8", 1, {1}, std::vector<float>{1.0f});  // an unrelated tensor with the name
+  AddInitializer(m, "W_fp8", 1, {1},
+                 std::vector<float>{1.0f});  // an unrelated tensor with the name
   AddOutput(m, "W_fp8");
   ASSERT_TRUE(RewriteModel(m, {}).ok());
   EXPECT_EQ(FindNode(m.graph(), "FP8GEMM")->input(2), "W_fp8_1");

@@ -36,8 +36,10 @@ class TempDir {
   }
   ~TempDir() {
     if (!path_.empty()) {
-      ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-             FTW_DEPTH | FTW_PHYS);
+      ::nftw(
+          path_.c_str(),
+          [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+          FTW_DEPTH | FTW_PHYS);
     }
   }
   const std::string& path() const { return path_; }
@@ -98,7 +100,7 @@ inline onnx::ModelProto LoadModel(const std::string& path) {
 }
 
 struct CommandResult {
-  int exit_code = -1;    // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out, err;
   int64_t max_rss_kib = 0;
@@ -107,7 +109,8 @@ struct CommandResult {
 // Runs argv[0] with arguments; captures stdout and stderr. `on_start(pid)` runs in the parent
 // right after the child starts (may send it signals).
 template <typename OnStart>
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& scratch, OnStart on_start) {
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& scratch,
+                         OnStart on_start) {
   CommandResult r;
   const std::string out_path = scratch + "/.cmd_stdout", err_path = scratch + "/.cmd_stderr";
   const pid_t pid = ::fork();

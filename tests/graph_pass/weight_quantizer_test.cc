@@ -21,7 +21,7 @@ TEST(WeightQuantizer, MatchesQuantizeBlocks2DOnTheWholeMatrix) {
   for (auto& v : src) v = d(rng);
   src[5] = std::numeric_limits<float>::infinity();  // non-finite values are ignored by amax
   src[777] = std::numeric_limits<float>::quiet_NaN();
-  src[1000] = 3000.0f;                              // an outlier that saturates E4M3 in its block
+  src[1000] = 3000.0f;  // an outlier that saturates E4M3 in its block
   for (int64_t i = 2000; i < 2000 + 128; ++i) src[i] = 0.0f;  // a zero run
   for (DType dt : {DType::kFloat, DType::kFloat16, DType::kBFloat16}) {
     std::vector<uint16_t> bits(src.size());
@@ -48,8 +48,14 @@ TEST(WeightQuantizer, MatchesQuantizeBlocks2DOnTheWholeMatrix) {
           src_b[at] = bits[r * k + c];
         }
       }
-      for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128}, {0, 0}, {1, 0}, {1, 128}, {3, 5}, {0, 128},
-                            {256, 64}, {7, 0}}) {
+      for (auto [bn, bk] : {std::pair<int64_t, int64_t>{128, 128},
+                            {0, 0},
+                            {1, 0},
+                            {1, 128},
+                            {3, 5},
+                            {0, 128},
+                            {256, 64},
+                            {7, 0}}) {
         for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
           Fp8QuantParams p;
           p.format = f;
@@ -65,8 +71,9 @@ TEST(WeightQuantizer, MatchesQuantizeBlocks2DOnTheWholeMatrix) {
             w.data = dt == DType::kFloat ? static_cast<const void*>(src_f.data()) : src_b.data();
             QuantizedWeight q;
             QuantizeWeight(w, bn, bk, p, threads, &q);
-            SCOPED_TRACE(::testing::Message() << DTypeName(dt) << " transposed=" << transposed << " block " << bn
-                                              << "x" << bk << " " << Fp8FormatName(f) << " threads " << threads);
+            SCOPED_TRACE(::testing::Message()
+                         << DTypeName(dt) << " transposed=" << transposed << " block " << bn << "x"
+                         << bk << " " << Fp8FormatName(f) << " threads " << threads);
             ASSERT_EQ(q.codes.size(), want.size());
             EXPECT_EQ(std::memcmp(q.codes.data(), want.data(), want.size()), 0);
             ASSERT_EQ(q.scales, want_s);

@@ -4,7 +4,8 @@
 //    every image as the original does, with top-1 agreement >= 97% and output cosine >= 0.98 (W8A8,
 //    weight-only, and W8A8 from the FP16 copy).
 //  - PaddleOCR direction classifier: its one MatMul is rewritten; same decisions, close scores.
-//  - PaddleOCR detector: no MatMul or Gemm; the rewrite leaves every node and tensor as it was and the
+//  - PaddleOCR detector: no MatMul or Gemm; the rewrite leaves every node and tensor as it was and
+//  the
 //    outputs are bit-identical.
 //  - openWakeWord classifiers: Gemm with transB=1 and constant B (K = 2400 / 2304, ragged against
 //    the 128 blocks) are rewritten; on seeded random inputs the scores' logits correlate with the
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -34,7 +36,8 @@ using demo::ModelSummary;
 
 std::string CacheRoot() {
   if (const char* c = std::getenv("FP8OPS_CACHE"); c != nullptr && *c) return c;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x) return std::string(x) + "/fp8ops";
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x)
+    return std::string(x) + "/fp8ops";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "") + "/.cache/fp8ops";
 }
@@ -49,20 +52,29 @@ std::string CliPath() {
   return FP8OPS_CLI_PATH;
 }
 
-// A scratch folder for rewritten models, removed with the process's temp dir by the OS.
-std::string ScratchDir() {
-  static const std::string dir = [] {
-    std::string t = ::testing::TempDir() + "fp8ops_real_models.XXXXXX";
-    return std::string(mkdtemp(t.data()) ? t : ::testing::TempDir());
+// A scratch folder for rewritten models, removed when the test program ends. NOTE: the path is
+// never freed, so the exit handler can still read it after static destructors ran.
+const std::string& ScratchDir() {
+  static const std::string* dir = [] {
+    auto* t = new std::string(::testing::TempDir() + "fp8ops_real_models.XXXXXX");
+    if (mkdtemp(t->data()) == nullptr) {
+      *t = ::testing::TempDir();
+      return t;
+    }
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(ScratchDir(), ec);
+    });
+    return t;
   }();
-  return dir;
+  return *dir;
 }
 
 // Runs `fp8ops rewrite IN OUT <args>`; empty string on success, else the problem.
 std::string Rewrite(const std::string& in, const std::string& out, const std::string& args) {
   const std::string log = out + ".log";
-  const std::string cmd =
-      absl::StrCat("'", CliPath(), "' rewrite '", in, "' '", out, "' ", args, " > '", log, "' 2>&1");
+  const std::string cmd = absl::StrCat("'", CliPath(), "' rewrite '", in, "' '", out, "' ", args,
+                                       " > '", log, "' 2>&1");
   const int rc = std::system(cmd.c_str());
   if (rc == 0 && Exists(out)) return "";
   std::ifstream f(log);
@@ -70,11 +82,13 @@ std::string Rewrite(const std::string& in, const std::string& out, const std::st
   return absl::StrCat("'", cmd, "' failed (", rc, "):\n", text);
 }
 
-#define REQUIRE_MODEL(path)                                                                          \
-  ASSERT_TRUE(Exists(path)) << path << " is missing: run models/paddleocr/fetch.sh (scripts/setup.sh " \
-                                       "and ctest's real_models_fetch fixture do)"
-#define REQUIRE_CLI()                                                                                       \
-  if (CliPath().empty()) GTEST_SKIP() << "the fp8ops rewrite CLI is not built in this tree (set FP8OPS_CLI)"; \
+#define REQUIRE_MODEL(path)                                                                    \
+  ASSERT_TRUE(Exists(path)) << path                                                            \
+                            << " is missing: run models/paddleocr/fetch.sh (scripts/setup.sh " \
+                               "and ctest's real_models_fetch fixture do)"
+#define REQUIRE_CLI()                                                                    \
+  if (CliPath().empty())                                                                 \
+    GTEST_SKIP() << "the fp8ops rewrite CLI is not built in this tree (set FP8OPS_CLI)"; \
   ASSERT_TRUE(Exists(CliPath())) << CliPath()
 
 std::unique_ptr<host::Session> Load(const std::string& path) {
@@ -118,7 +132,8 @@ host::HostTensor RecTensor(const demo::RecInput& r) {
 }
 
 // Output of the recogniser for each line: probabilities [T, 6625].
-std::vector<std::vector<float>> RecognizeAll(const std::string& model, const std::vector<Line>& lines) {
+std::vector<std::vector<float>> RecognizeAll(const std::string& model,
+                                             const std::vector<Line>& lines) {
   std::vector<std::vector<float>> out;
   auto s = Load(model);
   if (s == nullptr) return out;
@@ -137,13 +152,15 @@ TEST(PaddleOcrRecognizer, OriginalReadsTheRenderedLines) {
   const auto outs = RecognizeAll(OcrDir() + "/ch_PP-OCRv4_rec_infer.onnx", lines);
   ASSERT_EQ(outs.size(), lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    ASSERT_EQ(static_cast<int64_t>(outs[i].size()), lines[i].input.width / 8 * kClasses) << lines[i].file;
+    ASSERT_EQ(static_cast<int64_t>(outs[i].size()), lines[i].input.width / 8 * kClasses)
+        << lines[i].file;
     const auto arg = demo::ArgmaxRows(outs[i].data(), lines[i].input.width / 8, kClasses);
     EXPECT_EQ(demo::CtcGreedyDecode(arg, *labels), lines[i].truth) << lines[i].file;
   }
 }
 
-// The FP8 model against the original on every line: same decoded text, top-1 >= 97%, cosine >= 0.98.
+// The FP8 model against the original on every line: same decoded text, top-1 >= 97%, cosine >=
+// 0.98.
 void ExpectSameReading(const std::string& original, const std::string& fp8) {
   auto labels = demo::LoadLabels(OcrDir() + "/ppocr_keys_v1.txt");
   ASSERT_TRUE(labels.ok()) << labels.status();
@@ -155,13 +172,18 @@ void ExpectSameReading(const std::string& original, const std::string& fp8) {
   for (size_t i = 0; i < lines.size(); ++i) {
     ASSERT_EQ(got[i].size(), ref[i].size()) << lines[i].file;
     const int64_t t = lines[i].input.width / 8;
-    const auto ra = demo::ArgmaxRows(ref[i].data(), t, kClasses), ga = demo::ArgmaxRows(got[i].data(), t, kClasses);
-    EXPECT_EQ(demo::CtcGreedyDecode(ga, *labels), demo::CtcGreedyDecode(ra, *labels)) << lines[i].file;
+    const auto ra = demo::ArgmaxRows(ref[i].data(), t, kClasses),
+               ga = demo::ArgmaxRows(got[i].data(), t, kClasses);
+    EXPECT_EQ(demo::CtcGreedyDecode(ga, *labels), demo::CtcGreedyDecode(ra, *labels))
+        << lines[i].file;
     EXPECT_GE(demo::Top1Agreement(ra, ga), 0.97) << lines[i].file;
-    const double cos = demo::Cosine(ref[i].data(), got[i].data(), static_cast<int64_t>(ref[i].size()));
+    const double cos =
+        demo::Cosine(ref[i].data(), got[i].data(), static_cast<int64_t>(ref[i].size()));
     EXPECT_GE(cos, 0.98) << lines[i].file;
-    // NOTE: FP8 must change the numbers somewhat; identical outputs would mean nothing was rewritten.
-    EXPECT_GT(demo::MaxAbsDiff(ref[i].data(), got[i].data(), static_cast<int64_t>(ref[i].size())), 0.0)
+    // NOTE: FP8 must change the numbers somewhat; identical outputs would mean nothing was
+    // rewritten.
+    EXPECT_GT(demo::MaxAbsDiff(ref[i].data(), got[i].data(), static_cast<int64_t>(ref[i].size())),
+              0.0)
         << lines[i].file;
   }
 }
@@ -193,7 +215,9 @@ TEST_P(PaddleOcrRecognizerFp8, DecodesLikeTheOriginal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Recipes, PaddleOcrRecognizerFp8, ::testing::Values("w8a8", "weight-only"),
-                         [](const auto& info) { return std::string(info.param) == "w8a8" ? "W8A8" : "WeightOnly"; });
+                         [](const auto& info) {
+                           return std::string(info.param) == "w8a8" ? "W8A8" : "WeightOnly";
+                         });
 
 TEST(PaddleOcrRecognizerFp16, Fp16CopyThenFp8DecodesLikeTheOriginal) {
   const std::string original = OcrDir() + "/ch_PP-OCRv4_rec_infer.onnx";
@@ -241,7 +265,8 @@ TEST(PaddleOcrClassifier, OneMatMulRewrittenSameDecisions) {
       const auto a = RunOne(*ref, "x", x), b = RunOne(*got, "x", x);
       ASSERT_EQ(a.size(), 2u);
       ASSERT_EQ(b.size(), 2u);
-      EXPECT_EQ(a[0] > a[1], b[0] > b[1]) << l.file << " rot " << rot << ": " << a[0] << " vs " << b[0];
+      EXPECT_EQ(a[0] > a[1], b[0] > b[1])
+          << l.file << " rot " << rot << ": " << a[0] << " vs " << b[0];
       max_diff = std::max(max_diff, demo::MaxAbsDiff(a.data(), b.data(), 2));
     }
   }
@@ -259,7 +284,8 @@ TEST(PaddleOcrDetector, NoGemmSoTheRewriteChangesNothing) {
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->graph().node_size(), b->graph().node_size());
   for (int i = 0; i < a->graph().node_size(); ++i) {
-    ASSERT_EQ(a->graph().node(i).SerializeAsString(), b->graph().node(i).SerializeAsString()) << "node " << i;
+    ASSERT_EQ(a->graph().node(i).SerializeAsString(), b->graph().node(i).SerializeAsString())
+        << "node " << i;
   }
   ASSERT_EQ(a->graph().initializer_size(), b->graph().initializer_size());
   ASSERT_EQ(a->graph().input(0).SerializeAsString(), b->graph().input(0).SerializeAsString());
@@ -276,7 +302,9 @@ TEST(PaddleOcrDetector, NoGemmSoTheRewriteChangesNothing) {
     for (int y = 0; y < h; ++y) {
       for (int xx = 0; xx < w; ++xx) {
         const int sy = y - 8;
-        const uint8_t v = (sy >= 0 && sy < img->height && xx < img->width) ? img->pixels[sy * img->width + xx] : 246;
+        const uint8_t v = (sy >= 0 && sy < img->height && xx < img->width)
+                              ? img->pixels[sy * img->width + xx]
+                              : 246;
         x[(c * h + y) * w + xx] = (v / 255.0f - mean[c]) / stdv[c];
       }
     }
@@ -338,7 +366,8 @@ TEST_P(OpenWakeWord, GemmTransBRewrittenScoresClose) {
     const float scale = 0.25f * (1 + trial % 8);
     for (auto& v : x) v = scale * dist(rng);
     const auto t = host::HostTensor::From(1, shape, x);
-    const auto a = RunOne(*ref, m->graph().input(0).name(), t), b = RunOne(*got, m->graph().input(0).name(), t);
+    const auto a = RunOne(*ref, m->graph().input(0).name(), t),
+               b = RunOne(*got, m->graph().input(0).name(), t);
     ASSERT_EQ(a.size(), 1u);
     ASSERT_EQ(b.size(), 1u);
     la.push_back(logit(a[0]));
@@ -347,7 +376,9 @@ TEST_P(OpenWakeWord, GemmTransBRewrittenScoresClose) {
     decided_same += (a[0] > 0.5f) == (b[0] > 0.5f);
   }
   // Pearson correlation of the logits over the trials: a wrong transB or bias would break it.
-  auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
+  auto mean = [](const std::vector<double>& v) {
+    return std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  };
   const double ma = mean(la), mb = mean(lb);
   double sab = 0, saa = 0, sbb = 0;
   for (int i = 0; i < kTrials; ++i) {
@@ -367,7 +398,8 @@ TEST_P(OpenWakeWord, GemmTransBRewrittenScoresClose) {
   RecordProperty("max_abs_logit_diff", std::to_string(diffs.back()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, OpenWakeWord, ::testing::Values("hello_deepa", "hello_deepa_old", "namaste_deepa"),
+INSTANTIATE_TEST_SUITE_P(Models, OpenWakeWord,
+                         ::testing::Values("hello_deepa", "hello_deepa_old", "namaste_deepa"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace

@@ -95,8 +95,8 @@ std::vector<uint8_t> RandomOf(int32_t type, int64_t n, std::mt19937& rng, float 
 // Value of element i of a float/float16/bfloat16 tensor.
 double ValueAt(const HostTensor& t, int64_t i) {
   float f;
-  LoadAsFloat(t.bytes.data() + i * DTypeSize(static_cast<DType>(t.elem_type)), static_cast<DType>(t.elem_type), 1,
-              &f);
+  LoadAsFloat(t.bytes.data() + i * DTypeSize(static_cast<DType>(t.elem_type)),
+              static_cast<DType>(t.elem_type), 1, &f);
   return f;
 }
 
@@ -117,8 +117,8 @@ struct QuantCase {
 TEST(QuantizeFp8Session, AllTypesModesAndRanksBitExact) {
   std::mt19937 rng(1);
   const std::vector<std::vector<int64_t>> shapes = {{300}, {3, 300}, {2, 3, 129}, {2, 1, 3, 200}};
-  const ScaleMode modes[] = {ScaleMode::kDynamic, ScaleMode::kStaticScalar, ScaleMode::kStaticPerGroup,
-                             ScaleMode::kStaticInitializer};
+  const ScaleMode modes[] = {ScaleMode::kDynamic, ScaleMode::kStaticScalar,
+                             ScaleMode::kStaticPerGroup, ScaleMode::kStaticInitializer};
   const int64_t blocks[] = {-1, 0, 32, 128, 1};
   int combo = 0;
   for (int32_t xt : {kF32, kF16, kBF16}) {
@@ -126,24 +126,30 @@ TEST(QuantizeFp8Session, AllTypesModesAndRanksBitExact) {
       for (int64_t sat : {0, 1}) {
         for (ScaleMode mode : modes) {
           ++combo;
-          const QuantCase c{xt, shapes[combo % 4], blocks[combo % 5], fp8, sat, (combo / 2) % 2, mode};
+          const QuantCase c{xt,  shapes[combo % 4], blocks[combo % 5], fp8, sat, (combo / 2) % 2,
+                            mode};
           const int64_t block = c.block < 0 ? 128 : c.block;
           const int64_t k = c.shape.back(), rows = Rows(c.shape), ng = NumBlocks(k, block);
           std::vector<int64_t> s_shape = c.shape;
           s_shape.back() = ng;
           SCOPED_TRACE("x_type " + std::to_string(xt) + " " + ShapeStr(c.shape) + " block " +
-                       std::to_string(c.block) + " fp8 " + std::to_string(fp8) + " sat " + std::to_string(sat) +
-                       " pow2 " + std::to_string(c.pow2) + " scale mode " + std::to_string(static_cast<int>(mode)));
+                       std::to_string(c.block) + " fp8 " + std::to_string(fp8) + " sat " +
+                       std::to_string(sat) + " pow2 " + std::to_string(c.pow2) + " scale mode " +
+                       std::to_string(static_cast<int>(mode)));
 
           // Wide values, some NaN / Inf, so that static scales overflow (saturate matters).
           auto x = RandomOf(xt, NumEl(c.shape), rng, 40.0f);
           const int esize = DTypeSize(static_cast<DType>(xt));
-          const float specials[] = {std::numeric_limits<float>::quiet_NaN(), kInf, -kInf, 1e5f, -3e4f};
-          for (int i = 0; i < 5; ++i) StoreFromFloat(&specials[i], 1, static_cast<DType>(xt), x.data() + (7 * i + 2) * esize);
+          const float specials[] = {std::numeric_limits<float>::quiet_NaN(), kInf, -kInf, 1e5f,
+                                    -3e4f};
+          for (int i = 0; i < 5; ++i)
+            StoreFromFloat(&specials[i], 1, static_cast<DType>(xt), x.data() + (7 * i + 2) * esize);
           std::vector<float> stat;
-          if (mode == ScaleMode::kStaticScalar || mode == ScaleMode::kStaticInitializer) stat = {0.0371f};
+          if (mode == ScaleMode::kStaticScalar || mode == ScaleMode::kStaticInitializer)
+            stat = {0.0371f};
           if (mode == ScaleMode::kStaticPerGroup) {
-            for (int64_t i = 0; i < rows * ng; ++i) stat.push_back(std::ldexp(1.0f + (rng() % 16) / 16.0f, -(int)(rng() % 6)));
+            for (int64_t i = 0; i < rows * ng; ++i)
+              stat.push_back(std::ldexp(1.0f + (rng() % 16) / 16.0f, -(int)(rng() % 6)));
           }
 
           auto m = testing::NewModel();
@@ -207,12 +213,13 @@ TEST(QuantizeFp8Session, EmptyRowsAndEmptyK) {
     int64_t block;
     std::vector<int64_t> want_scale_shape;
   };
-  for (const Case& c : {Case{{0, 300}, 128, {0, 3}}, Case{{2, 0, 5}, 2, {2, 0, 3}}, Case{{3, 0}, 128, {3, 0}},
-                        Case{{3, 0}, 0, {3, 1}}}) {
+  for (const Case& c : {Case{{0, 300}, 128, {0, 3}}, Case{{2, 0, 5}, 2, {2, 0, 3}},
+                        Case{{3, 0}, 128, {3, 0}}, Case{{3, 0}, 0, {3, 1}}}) {
     SCOPED_TRACE(ShapeStr(c.shape) + " block " + std::to_string(c.block));
     auto m = testing::NewModel();
     AddInput(m, "x", kF32, c.shape);
-    AddNode(m, "QuantizeFP8", {"x"}, {"y", "ys"}, {Attr::Int("block_size", c.block)}, "fp8ops", "quant");
+    AddNode(m, "QuantizeFP8", {"x"}, {"y", "ys"}, {Attr::Int("block_size", c.block)}, "fp8ops",
+            "quant");
     AddOutput(m, "y");
     AddOutput(m, "ys");
     auto session = Load(m);
@@ -222,7 +229,8 @@ TEST(QuantizeFp8Session, EmptyRowsAndEmptyK) {
     EXPECT_EQ((*out)[0].shape, c.shape);
     EXPECT_TRUE((*out)[0].bytes.empty());
     EXPECT_EQ((*out)[1].shape, c.want_scale_shape);
-    for (int64_t i = 0; i < NumEl(c.want_scale_shape); ++i) EXPECT_EQ((*out)[1].data<float>()[i], 1.0f);
+    for (int64_t i = 0; i < NumEl(c.want_scale_shape); ++i)
+      EXPECT_EQ((*out)[1].data<float>()[i], 1.0f);
   }
 }
 
@@ -264,8 +272,8 @@ GemmInputs MakeGemmInputs(const GemmCase& c, std::mt19937& rng) {
     std::vector<int64_t> s_shape = c.a_shape;
     s_shape.back() = NumBlocks(k, c.g.a_block);
     std::vector<float> scales(static_cast<size_t>(NumEl(s_shape)));
-    QuantizeRowGroups(x.data(), m, k, c.g.a_block, {static_cast<Fp8Format>(c.a_type), true, false}, codes.data(),
-                      scales.data());
+    QuantizeRowGroups(x.data(), m, k, c.g.a_block, {static_cast<Fp8Format>(c.a_type), true, false},
+                      codes.data(), scales.data());
     in.a = Raw(c.a_type, c.a_shape, codes);
     in.a_scale = Floats(s_shape, scales);
   } else {
@@ -277,8 +285,8 @@ GemmInputs MakeGemmInputs(const GemmCase& c, std::mt19937& rng) {
   std::vector<uint8_t> wq(w.size());
   std::vector<int64_t> bs_shape = {NumBlocks(c.n, c.g.bn), NumBlocks(k, c.g.bk)};
   std::vector<float> ws(static_cast<size_t>(NumEl(bs_shape)));
-  QuantizeBlocks2D(w.data(), c.n, k, c.g.bn, c.g.bk, {static_cast<Fp8Format>(c.b_type), true, false}, wq.data(),
-                   ws.data());
+  QuantizeBlocks2D(w.data(), c.n, k, c.g.bn, c.g.bk,
+                   {static_cast<Fp8Format>(c.b_type), true, false}, wq.data(), ws.data());
   in.b = Raw(c.b_type, {c.n, k}, wq);
   in.b_scale = Floats(bs_shape, ws);
   if (c.bias) in.bias = Raw(c.out, {c.n}, RandomOf(c.out, c.n, rng));
@@ -316,8 +324,8 @@ onnx::ModelProto GemmModel(const GemmCase& c, const GemmInputs& in, bool symboli
     ins.push_back("bias");
   }
   AddNode(m, "FP8GEMM", ins, {"Y"},
-          {Attr::Int("block_n", c.g.bn), Attr::Int("block_k", c.g.bk), Attr::Int("a_block", c.g.a_block),
-           Attr::Int("out_type", c.out)},
+          {Attr::Int("block_n", c.g.bn), Attr::Int("block_k", c.g.bk),
+           Attr::Int("a_block", c.g.a_block), Attr::Int("out_type", c.out)},
           "fp8ops", node);
   AddOutput(m, "Y");  // untyped: ORT infers out_type
   return m;
@@ -369,13 +377,14 @@ void CheckGemm(const GemmCase& c, const GemmInputs& in, const HostTensor& y) {
       const double bias = c.bias ? ValueAt(in.bias, j) : 0.0;
       r += bias;
       const double acc_err = (k + 2) * std::ldexp(abs_sum, -24) + std::ldexp(std::fabs(bias), -24);
-      const testref::FormatDef out_def = c.out == kF32 ? testref::FormatDef{23, 127, 8, 1}
+      const testref::FormatDef out_def = c.out == kF32   ? testref::FormatDef{23, 127, 8, 1}
                                          : c.out == kF16 ? testref::kHalf
                                                          : testref::kBf16;
       const double tol = acc_err + 0.5 * testref::Ulp(std::fabs(r) + acc_err, out_def);
       const double got = ValueAt(y, i * n + j);
       if (!(std::fabs(got - r) <= tol) && ++failures <= 5) {
-        ADD_FAILURE() << "Y[" << i << "," << j << "] = " << got << ", float64 " << r << ", tol " << tol;
+        ADD_FAILURE() << "Y[" << i << "," << j << "] = " << got << ", float64 " << r << ", tol "
+                      << tol;
       }
     }
   }
@@ -383,12 +392,13 @@ void CheckGemm(const GemmCase& c, const GemmInputs& in, const HostTensor& y) {
 }
 
 std::string CaseStr(const GemmCase& c) {
-  return "A " + std::to_string(c.a_type) + ShapeStr(c.a_shape) + " N=" + std::to_string(c.n) + " " + c.g.name +
-         " B " + std::to_string(c.b_type) + " out " + std::to_string(c.out) + (c.bias ? " +bias" : "") +
-         (c.b_as_input ? " B as input" : "");
+  return "A " + std::to_string(c.a_type) + ShapeStr(c.a_shape) + " N=" + std::to_string(c.n) + " " +
+         c.g.name + " B " + std::to_string(c.b_type) + " out " + std::to_string(c.out) +
+         (c.bias ? " +bias" : "") + (c.b_as_input ? " B as input" : "");
 }
 
-// Every A type x out_type x bias x B format; granularity and A rank (1..4) cycle through all values.
+// Every A type x out_type x bias x B format; granularity and A rank (1..4) cycle through all
+// values.
 TEST(Fp8GemmSession, AllTypeCombinationsRanksAndGranularities) {
   std::mt19937 rng(2);
   const std::vector<std::vector<int64_t>> a_shapes = {{300}, {3, 300}, {2, 3, 300}, {2, 1, 3, 300}};
@@ -398,7 +408,8 @@ TEST(Fp8GemmSession, AllTypeCombinationsRanksAndGranularities) {
       for (bool bias : {false, true}) {
         for (int32_t bt : {kE4M3, kE5M2}) {
           ++combo;
-          const GemmCase c{at, a_shapes[combo % 4], 130, kGrans[combo % 5], bt, out, bias, combo % 3 == 0};
+          const GemmCase c{at,   a_shapes[combo % 4], 130, kGrans[combo % 5], bt, out,
+                           bias, combo % 3 == 0};
           SCOPED_TRACE(CaseStr(c));
           const auto in = MakeGemmInputs(c, rng);
           auto session = Load(GemmModel(c, in));
@@ -423,8 +434,9 @@ TEST(Fp8GemmSession, ShapesAndGranularities) {
       for (int64_t k : {1, 127, 129, 1000}) {
         for (int64_t n : {1, 65, 384}) {
           ++combo;
-          const GemmCase c{combo % 2 ? kE4M3 : kBF16, {m, k}, n, g, combo % 3 ? kE4M3 : kE5M2,
-                           combo % 4 == 0 ? kF16 : kF32, combo % 2 == 0};
+          const GemmCase c{
+              combo % 2 ? kE4M3 : kBF16,    {m, k},        n, g, combo % 3 ? kE4M3 : kE5M2,
+              combo % 4 == 0 ? kF16 : kF32, combo % 2 == 0};
           SCOPED_TRACE(CaseStr(c));
           const auto in = MakeGemmInputs(c, rng);
           auto session = Load(GemmModel(c, in), 2);
@@ -456,7 +468,8 @@ TEST(Fp8GemmSession, PerTensorScalarBScale) {
 // M = 0 (leading dims of size 0) gives an empty Y; K = 0 gives bias (or 0).
 TEST(Fp8GemmSession, EmptyMAndEmptyK) {
   std::mt19937 rng(5);
-  for (std::vector<int64_t> a_shape : {std::vector<int64_t>{0, 300}, std::vector<int64_t>{2, 0, 300}}) {
+  for (std::vector<int64_t> a_shape :
+       {std::vector<int64_t>{0, 300}, std::vector<int64_t>{2, 0, 300}}) {
     for (int32_t at : {kE4M3, kF16}) {
       const GemmCase c{at, a_shape, 130, kGrans[3], kE4M3, kBF16, true};
       const auto in = MakeGemmInputs(c, rng);
@@ -479,7 +492,8 @@ TEST(Fp8GemmSession, EmptyMAndEmptyK) {
       auto y = (*session)->Run(GemmFeeds(c, in));
       ASSERT_TRUE(y.ok()) << y.status();
       ASSERT_EQ((*y)[0].shape, (std::vector<int64_t>{3, 7}));
-      for (int64_t i = 0; i < 21; ++i) EXPECT_EQ(ValueAt((*y)[0], i), bias ? ValueAt(in.bias, i % 7) : 0.0) << i;
+      for (int64_t i = 0; i < 21; ++i)
+        EXPECT_EQ(ValueAt((*y)[0], i), bias ? ValueAt(in.bias, i % 7) : 0.0) << i;
     }
   }
 }
@@ -513,17 +527,17 @@ TEST(DequantizeFp8Session, AllModesTypesAndRanksBitExact) {
     int64_t bn, bk;      // -1: attribute absent (default 128)
     bool per_tensor;
   };
-  const Mode modes[] = {{{130, 300}, -1, -1, -1, false}, {{130, 300}, -1, 1, 0, false},
-                        {{130, 300}, -1, 32, 96, false}, {{130, 300}, -1, 0, 0, false},
-                        {{300}, 128, -1, -1, false},     {{3, 300}, 0, -1, -1, false},
+  const Mode modes[] = {{{130, 300}, -1, -1, -1, false},  {{130, 300}, -1, 1, 0, false},
+                        {{130, 300}, -1, 32, 96, false},  {{130, 300}, -1, 0, 0, false},
+                        {{300}, 128, -1, -1, false},      {{3, 300}, 0, -1, -1, false},
                         {{2, 3, 129}, 32, -1, -1, false}, {{2, 1, 3, 200}, 128, -1, -1, false},
                         {{2, 3, 5}, -1, -1, -1, true},    {{0, 300}, 128, -1, -1, false}};
   for (const Mode& md : modes) {
     for (int32_t fmt : {kE4M3, kE5M2}) {
       for (int32_t out : {kF32, kF16, kBF16}) {
         SCOPED_TRACE(ShapeStr(md.shape) + " block_size " + std::to_string(md.block_size) + " bn " +
-                     std::to_string(md.bn) + " bk " + std::to_string(md.bk) + " fmt " + std::to_string(fmt) +
-                     " out " + std::to_string(out));
+                     std::to_string(md.bn) + " bk " + std::to_string(md.bk) + " fmt " +
+                     std::to_string(fmt) + " out " + std::to_string(out));
         const int64_t k = md.shape.back(), rows = Rows(md.shape);
         std::vector<uint8_t> x(static_cast<size_t>(NumEl(md.shape)));
         for (auto& v : x) v = static_cast<uint8_t>(rng());  // all codes, NaN and Inf included
@@ -538,7 +552,8 @@ TEST(DequantizeFp8Session, AllModesTypesAndRanksBitExact) {
           s_shape = {NumBlocks(md.shape[0], bn), NumBlocks(k, bk)};
         }
         std::vector<float> scale(static_cast<size_t>(NumEl(s_shape)));
-        for (auto& s : scale) s = std::ldexp(1.0f + (rng() % 100) / 100.0f, -static_cast<int>(rng() % 10));
+        for (auto& s : scale)
+          s = std::ldexp(1.0f + (rng() % 100) / 100.0f, -static_cast<int>(rng() % 10));
         auto m = testing::NewModel();
         AddInput(m, "x", fmt, md.shape);
         AddInput(m, "scale", kF32, s_shape);
@@ -575,12 +590,37 @@ TEST(DequantizeFp8Session, AllModesTypesAndRanksBitExact) {
         HostTensor w = Raw(out, md.shape, want);
         for (int64_t i = 0; i < NumEl(md.shape); ++i) {
           const double g = ValueAt((*y)[0], i), r = ValueAt(w, i);
-          ASSERT_TRUE((std::isnan(g) && std::isnan(r)) || std::memcmp((*y)[0].bytes.data() + i * DTypeSize(p.out_type),
-                                                                      want.data() + i * DTypeSize(p.out_type),
-                                                                      DTypeSize(p.out_type)) == 0)
+          ASSERT_TRUE((std::isnan(g) && std::isnan(r)) ||
+                      std::memcmp((*y)[0].bytes.data() + i * DTypeSize(p.out_type),
+                                  want.data() + i * DTypeSize(p.out_type),
+                                  DTypeSize(p.out_type)) == 0)
               << i << ": " << g << " vs " << r;
         }
       }
+    }
+  }
+}
+
+// A one-element scale is per tensor for any X, a scalar X included.
+TEST(DequantizeFp8Session, ScalarXPerTensorScale) {
+  for (int32_t fmt : {kE4M3, kE5M2}) {
+    for (int32_t out : {kF32, kF16, kBF16}) {
+      auto m = testing::NewModel();
+      AddInput(m, "x", fmt, {});
+      AddInput(m, "scale", kF32, {});
+      AddNode(m, "DequantizeFP8", {"x", "scale"}, {"y"}, {Attr::Int("out_type", out)}, "fp8ops",
+              "deq");
+      AddOutput(m, "y");
+      auto session = Load(m);
+      ASSERT_TRUE(session.ok()) << session.status();
+      const uint8_t code = 0xC2;  // negative, normal in both formats
+      auto y = (*session)->Run({{"x", Raw(fmt, {}, {code})}, {"scale", Floats({}, {0.375f})}});
+      ASSERT_TRUE(y.ok()) << y.status();
+      EXPECT_EQ((*y)[0].elem_type, out);
+      EXPECT_TRUE((*y)[0].shape.empty());
+      const double want =
+          testref::DecodeBits(code, testref::Fp8Def(fmt)) * 0.375;  // exact in all 3 types
+      EXPECT_EQ(ValueAt((*y)[0], 0), want) << fmt << " " << out;
     }
   }
 }
@@ -595,11 +635,12 @@ TEST(OutputTypeInference, OrtSeesInferredTypesAndShapes) {
   AddInput(m, "x", kF16, {-1, 300});
   AddInitializer(m, "B", kE5M2, gin.b.shape, gin.b.bytes);
   AddInitializer(m, "B_scale", kF32, gin.b_scale.shape, gin.b_scale.bytes);
-  AddNode(m, "QuantizeFP8", {"x"}, {"xq", "xs"}, {Attr::Int("fp8_type", 19), Attr::Int("block_size", 128)},
-          "fp8ops", "q");
-  AddNode(m, "FP8GEMM", {"xq", "xs", "B", "B_scale"}, {"y"}, {Attr::Int("out_type", 16)}, "fp8ops", "g");
-  AddNode(m, "DequantizeFP8", {"xq", "xs"}, {"xd"}, {Attr::Int("block_size", 128), Attr::Int("out_type", 10)},
-          "fp8ops", "d");
+  AddNode(m, "QuantizeFP8", {"x"}, {"xq", "xs"},
+          {Attr::Int("fp8_type", 19), Attr::Int("block_size", 128)}, "fp8ops", "q");
+  AddNode(m, "FP8GEMM", {"xq", "xs", "B", "B_scale"}, {"y"}, {Attr::Int("out_type", 16)}, "fp8ops",
+          "g");
+  AddNode(m, "DequantizeFP8", {"xq", "xs"}, {"xd"},
+          {Attr::Int("block_size", 128), Attr::Int("out_type", 10)}, "fp8ops", "d");
   for (const char* o : {"xq", "xs", "y", "xd"}) AddOutput(m, o);
   const std::string bytes = testing::Serialize(m);
 
@@ -608,10 +649,9 @@ TEST(OutputTypeInference, OrtSeesInferredTypesAndShapes) {
   so.RegisterCustomOpsLibrary(FP8OPS_PLUGIN_PATH);
   Ort::Session session(env, bytes.data(), bytes.size(), so);
   ASSERT_EQ(session.GetOutputCount(), 4u);
-  const ONNXTensorElementDataType want_types[] = {ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2,
-                                                  ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
-                                                  ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16,
-                                                  ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16};
+  const ONNXTensorElementDataType want_types[] = {
+      ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
+      ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16};
   const std::vector<int64_t> want_shapes[] = {{-1, 300}, {-1, 3}, {-1, 130}, {-1, 300}};
   for (size_t i = 0; i < 4; ++i) {
     const Ort::TypeInfo type_info = session.GetOutputTypeInfo(i);  // owns what `info` views
@@ -631,8 +671,8 @@ TEST(OutputTypeInference, OrtSeesInferredTypesAndShapes) {
 TEST(OutputTypeInference, InputWithoutShape) {
   auto m = testing::NewModel();
   testing::AddValueInfo(m.mutable_graph()->add_input(), "x", kBF16, {}, /*with_shape=*/false);
-  AddNode(m, "QuantizeFP8", {"x"}, {"y", "ys"}, {Attr::Int("fp8_type", 19), Attr::Int("block_size", 32)}, "fp8ops",
-          "quant");
+  AddNode(m, "QuantizeFP8", {"x"}, {"y", "ys"},
+          {Attr::Int("fp8_type", 19), Attr::Int("block_size", 32)}, "fp8ops", "quant");
   AddOutput(m, "y");
   AddOutput(m, "ys");
   const std::string bytes = testing::Serialize(m);
@@ -641,9 +681,12 @@ TEST(OutputTypeInference, InputWithoutShape) {
     Ort::SessionOptions so;
     so.RegisterCustomOpsLibrary(FP8OPS_PLUGIN_PATH);
     Ort::Session session(env, bytes.data(), bytes.size(), so);
-    const Ort::TypeInfo y_info = session.GetOutputTypeInfo(0), ys_info = session.GetOutputTypeInfo(1);
-    EXPECT_EQ(y_info.GetTensorTypeAndShapeInfo().GetElementType(), ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2);
-    EXPECT_EQ(ys_info.GetTensorTypeAndShapeInfo().GetElementType(), ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+    const Ort::TypeInfo y_info = session.GetOutputTypeInfo(0),
+                        ys_info = session.GetOutputTypeInfo(1);
+    EXPECT_EQ(y_info.GetTensorTypeAndShapeInfo().GetElementType(),
+              ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2);
+    EXPECT_EQ(ys_info.GetTensorTypeAndShapeInfo().GetElementType(),
+              ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
   }
   std::mt19937 rng(12);
   const std::vector<int64_t> shape = {2, 3, 100};
@@ -701,10 +744,10 @@ TEST(OutputTypeInference, DeclaredOutputTypeIsCheckedAgainstInference) {
 // ---- errors -------------------------------------------------------------------------------------
 
 struct ErrorCase {
-  std::string node;                       // unique node name, must appear in the message
+  std::string node;  // unique node name, must appear in the message
   std::function<onnx::ModelProto()> model;
-  Inputs feeds;                           // empty: the error is expected at load
-  std::vector<std::string> words;         // must all appear in the message
+  Inputs feeds;                    // empty: the error is expected at load
+  std::vector<std::string> words;  // must all appear in the message
 };
 
 onnx::ModelProto QuantModel(const std::string& node, std::vector<Attr> attrs, int32_t x_type = kF32,
@@ -726,8 +769,8 @@ onnx::ModelProto QuantModel(const std::string& node, std::vector<Attr> attrs, in
 // FP8GEMM with every input a graph input (types and shapes as given; type 0 = input absent).
 struct GemmDecl {
   int32_t a = kE4M3, a_scale = kF32, b = kE4M3, b_scale = kF32, bias = 0;
-  std::vector<int64_t> a_shape = {3, 256}, a_scale_shape = {3, 2}, b_shape = {16, 256}, b_scale_shape = {1, 2},
-                       bias_shape = {16};
+  std::vector<int64_t> a_shape = {3, 256}, a_scale_shape = {3, 2}, b_shape = {16, 256},
+                       b_scale_shape = {1, 2}, bias_shape = {16};
 };
 onnx::ModelProto GemmDeclModel(const std::string& node, const GemmDecl& d, std::vector<Attr> attrs,
                                bool drop_b_scale = false) {
@@ -755,7 +798,8 @@ onnx::ModelProto GemmDeclModel(const std::string& node, const GemmDecl& d, std::
 
 HostTensor Zeros(int32_t type, std::vector<int64_t> shape) {
   const int64_t n = NumEl(shape);
-  std::vector<uint8_t> bytes(static_cast<size_t>(n) * HostTensor::ElementSize(type), 0x3C);  // finite codes
+  std::vector<uint8_t> bytes(static_cast<size_t>(n) * HostTensor::ElementSize(type),
+                             0x3C);  // finite codes
   if (type == kF32) {
     std::vector<float> ones(static_cast<size_t>(n), 0.5f);
     return Floats(shape, ones);
@@ -786,7 +830,8 @@ onnx::ModelProto DeqModel(const std::string& node, std::vector<Attr> attrs, int3
 
 std::vector<ErrorCase> ErrorCases() {
   std::vector<ErrorCase> v;
-  auto load = [&](std::string node, std::function<onnx::ModelProto()> model, std::vector<std::string> words) {
+  auto load = [&](std::string node, std::function<onnx::ModelProto()> model,
+                  std::vector<std::string> words) {
     v.push_back({std::move(node), std::move(model), {}, std::move(words)});
   };
   auto run = [&](std::string node, std::function<onnx::ModelProto()> model, Inputs feeds,
@@ -795,52 +840,126 @@ std::vector<ErrorCase> ErrorCases() {
   };
   using I = Attr;
   // Attributes (load time).
-  load("q_neg_block", [] { return QuantModel("q_neg_block", {I::Int("block_size", -1)}); }, {"block_size=-1", ">= 0"});
-  load("q_fp8_type", [] { return QuantModel("q_fp8_type", {I::Int("fp8_type", 5)}); }, {"fp8_type=5", "17", "19"});
-  load("q_saturate", [] { return QuantModel("q_saturate", {I::Int("saturate", 2)}); }, {"saturate=2", "0 or 1"});
-  load("q_pow2", [] { return QuantModel("q_pow2", {I::Int("scale_pow2", 3)}); }, {"scale_pow2=3", "0 or 1"});
-  load("q_attr_type", [] { return QuantModel("q_attr_type", {I::Float("fp8_type", 17.0f)}); }, {"fp8_type must be an int"});
-  load("g_neg_bn", [] { return GemmDeclModel("g_neg_bn", {}, {I::Int("block_n", -1)}); }, {"block_n=-1", ">= 0"});
-  load("g_neg_bk", [] { return GemmDeclModel("g_neg_bk", {}, {I::Int("block_k", -2)}); }, {"block_k=-2", ">= 0"});
-  load("g_neg_ab", [] { return GemmDeclModel("g_neg_ab", {}, {I::Int("a_block", -3)}); }, {"a_block=-3", ">= 0"});
-  load("g_out_type", [] { return GemmDeclModel("g_out_type", {}, {I::Int("out_type", 7)}); }, {"out_type=7"});
+  load("q_neg_block", [] { return QuantModel("q_neg_block", {I::Int("block_size", -1)}); },
+       {"block_size=-1", ">= 0"});
+  load("q_fp8_type", [] { return QuantModel("q_fp8_type", {I::Int("fp8_type", 5)}); },
+       {"fp8_type=5", "17", "19"});
+  load("q_saturate", [] { return QuantModel("q_saturate", {I::Int("saturate", 2)}); },
+       {"saturate=2", "0 or 1"});
+  load("q_pow2", [] { return QuantModel("q_pow2", {I::Int("scale_pow2", 3)}); },
+       {"scale_pow2=3", "0 or 1"});
+  load("q_attr_type", [] { return QuantModel("q_attr_type", {I::Float("fp8_type", 17.0f)}); },
+       {"fp8_type must be an int"});
+  load("g_neg_bn", [] { return GemmDeclModel("g_neg_bn", {}, {I::Int("block_n", -1)}); },
+       {"block_n=-1", ">= 0"});
+  load("g_neg_bk", [] { return GemmDeclModel("g_neg_bk", {}, {I::Int("block_k", -2)}); },
+       {"block_k=-2", ">= 0"});
+  load("g_neg_ab", [] { return GemmDeclModel("g_neg_ab", {}, {I::Int("a_block", -3)}); },
+       {"a_block=-3", ">= 0"});
+  load("g_out_type", [] { return GemmDeclModel("g_out_type", {}, {I::Int("out_type", 7)}); },
+       {"out_type=7"});
   load("g_a_block", [] { return GemmDeclModel("g_a_block", {}, {I::Int("a_block", 64)}); },
        {"a_block=64", "block_k=128"});
-  load("d_neg_block", [] { return DeqModel("d_neg_block", {I::Int("block_size", -1)}); }, {"block_size=-1", ">= 0"});
-  load("d_neg_bn", [] { return DeqModel("d_neg_bn", {I::Int("block_n", -5)}); }, {"block_n=-5", ">= 0"});
-  load("d_out_type", [] { return DeqModel("d_out_type", {I::Int("out_type", 7)}); }, {"out_type=7"});
+  load("d_neg_block", [] { return DeqModel("d_neg_block", {I::Int("block_size", -1)}); },
+       {"block_size=-1", ">= 0"});
+  load("d_neg_bn", [] { return DeqModel("d_neg_bn", {I::Int("block_n", -5)}); },
+       {"block_n=-5", ">= 0"});
+  load("d_out_type", [] { return DeqModel("d_out_type", {I::Int("out_type", 7)}); },
+       {"out_type=7"});
   // Element types (load time).
   load("q_x_int", [] { return QuantModel("q_x_int", {}, kI32); }, {"input X", "got int32"});
   load("q_x_fp8", [] { return QuantModel("q_x_fp8", {}, kE4M3); }, {"input X", "float8e4m3fn"});
-  load("q_scale_f16", [] { return QuantModel("q_scale_f16", {}, kF32, {2, 8}, kF16, {}); }, {"(scale)", "float16"});
-  load("g_a_int", [] { GemmDecl d; d.a = kI32; d.a_scale = 0; return GemmDeclModel("g_a_int", d, {}); },
+  load("q_scale_f16",
+       [] {
+         return QuantModel("q_scale_f16", {}, kF32, {2, 8}, kF16, {});
+       },
+       {"(scale)", "float16"});
+  load("g_a_int",
+       [] {
+         GemmDecl d;
+         d.a = kI32;
+         d.a_scale = 0;
+         return GemmDeclModel("g_a_int", d, {});
+       },
        {"input A", "got int32"});
-  load("g_b_float", [] { GemmDecl d; d.b = kF32; return GemmDeclModel("g_b_float", d, {}); }, {"(B)", "tensor(float)"});
-  load("g_bscale_f16", [] { GemmDecl d; d.b_scale = kF16; return GemmDeclModel("g_bscale_f16", d, {}); },
+  load("g_b_float",
+       [] {
+         GemmDecl d;
+         d.b = kF32;
+         return GemmDeclModel("g_b_float", d, {});
+       },
+       {"(B)", "tensor(float)"});
+  load("g_bscale_f16",
+       [] {
+         GemmDecl d;
+         d.b_scale = kF16;
+         return GemmDeclModel("g_bscale_f16", d, {});
+       },
        {"(B_scale)", "float16"});
-  load("g_ascale_f16", [] { GemmDecl d; d.a_scale = kF16; return GemmDeclModel("g_ascale_f16", d, {}); },
+  load("g_ascale_f16",
+       [] {
+         GemmDecl d;
+         d.a_scale = kF16;
+         return GemmDeclModel("g_ascale_f16", d, {});
+       },
        {"(A_scale)", "float16"});
-  load("g_bias_type", [] { GemmDecl d; d.bias = kF16; return GemmDeclModel("g_bias_type", d, {}); },
+  load("g_bias_type",
+       [] {
+         GemmDecl d;
+         d.bias = kF16;
+         return GemmDeclModel("g_bias_type", d, {});
+       },
        {"bias", "out_type", "float16"});
-  load("g_bias_type2", [] { GemmDecl d; d.bias = kF32; return GemmDeclModel("g_bias_type2", d, {I::Int("out_type", 16)}); },
+  load("g_bias_type2",
+       [] {
+         GemmDecl d;
+         d.bias = kF32;
+         return GemmDeclModel("g_bias_type2", d, {I::Int("out_type", 16)});
+       },
        {"bias", "out_type", "bfloat16"});
-  load("g_ascale_float_a", [] { GemmDecl d; d.a = kF16; return GemmDeclModel("g_ascale_float_a", d, {}); },
+  load("g_ascale_float_a",
+       [] {
+         GemmDecl d;
+         d.a = kF16;
+         return GemmDeclModel("g_ascale_float_a", d, {});
+       },
        {"A_scale", "float type"});
-  load("g_missing_ascale", [] { GemmDecl d; d.a_scale = 0; return GemmDeclModel("g_missing_ascale", d, {}); },
+  load("g_missing_ascale",
+       [] {
+         GemmDecl d;
+         d.a_scale = 0;
+         return GemmDeclModel("g_missing_ascale", d, {});
+       },
        {"A_scale", "missing"});
   // A required input left out: ORT's own schema check (4 required inputs) names node and problem.
-  load("g_missing_bscale", [] { GemmDecl d; return GemmDeclModel("g_missing_bscale", d, {}, true); },
+  load("g_missing_bscale",
+       [] {
+         GemmDecl d;
+         return GemmDeclModel("g_missing_bscale", d, {}, true);
+       },
        {"input size 3", "min=4"});
   // A required input given as "" (no tensor).
-  load("g_empty_bscale", [] { GemmDecl d; d.b_scale = 0; d.bias = kF32; return GemmDeclModel("g_empty_bscale", d, {}); },
+  load("g_empty_bscale",
+       [] {
+         GemmDecl d;
+         d.b_scale = 0;
+         d.bias = kF32;
+         return GemmDeclModel("g_empty_bscale", d, {});
+       },
        {"input 3", "empty"});
-  load("d_empty_scale", [] {
-    auto m = DeqModel("d_empty_scale", {});
-    m.mutable_graph()->mutable_node(0)->set_input(1, "");
-    return m;
-  }, {"input 1", "empty"});
+  load("d_empty_scale",
+       [] {
+         auto m = DeqModel("d_empty_scale", {});
+         m.mutable_graph()->mutable_node(0)->set_input(1, "");
+         return m;
+       },
+       {"input 1", "empty"});
   load("d_x_float", [] { return DeqModel("d_x_float", {}, kF32); }, {"input X", "FP8"});
-  load("d_scale_f16", [] { return DeqModel("d_scale_f16", {}, kE4M3, {4, 256}, kF16); }, {"(scale)", "float16"});
+  load("d_scale_f16",
+       [] {
+         return DeqModel("d_scale_f16", {}, kE4M3, {4, 256}, kF16);
+       },
+       {"(scale)", "float16"});
   // Shapes (run time).
   {
     GemmDecl d;
@@ -870,34 +989,62 @@ std::vector<ErrorCase> ErrorCases() {
   {
     GemmDecl d;
     d.b_shape = {16, 256, 1};
-    run("g_b_rank", [d] { return GemmDeclModel("g_b_rank", d, {}); }, GemmDeclFeeds(d), {"input B must be 2-D", "[16,256,1]"});
+    run("g_b_rank", [d] { return GemmDeclModel("g_b_rank", d, {}); }, GemmDeclFeeds(d),
+        {"input B must be 2-D", "[16,256,1]"});
   }
   {
     GemmDecl d;
     d.a_shape = {};
     d.a_scale_shape = {1};
-    run("g_a_scalar", [d] { return GemmDeclModel("g_a_scalar", d, {}); }, GemmDeclFeeds(d), {"input A must have rank >= 1", "scalar"});
+    run("g_a_scalar", [d] { return GemmDeclModel("g_a_scalar", d, {}); }, GemmDeclFeeds(d),
+        {"input A must have rank >= 1", "scalar"});
   }
-  run("q_scale_shape", [] { return QuantModel("q_scale_shape", {}, kF32, {2, 8}, kF32, {2, 2}); },
-      {{"x", Zeros(kF32, {2, 8})}, {"scale", Floats({2, 2}, {1, 1, 1, 1})}}, {"scale", "[2,2]", "[2,1]"});
+  run("q_scale_shape",
+      [] {
+        return QuantModel("q_scale_shape", {}, kF32, {2, 8}, kF32, {2, 2});
+      },
+      {{"x", Zeros(kF32, {2, 8})}, {"scale", Floats({2, 2}, {1, 1, 1, 1})}},
+      {"scale", "[2,2]", "[2,1]"});
   const std::pair<float, const char*> bad_scales[] = {
-      {0.0f, "scale[0]=0 "}, {-1.0f, "scale[0]=-1 "}, {std::numeric_limits<float>::quiet_NaN(), "scale[0]=nan "},
+      {0.0f, "scale[0]=0 "},
+      {-1.0f, "scale[0]=-1 "},
+      {std::numeric_limits<float>::quiet_NaN(), "scale[0]=nan "},
       {kInf, "scale[0]=inf "}};
   for (const auto& [bad, word] : bad_scales) {
     const std::string node = "q_static_" + std::to_string(v.size());
-    run(node, [node] { return QuantModel(node, {}, kF32, {2, 8}, kF32, {}); },
+    run(node,
+        [node] {
+          return QuantModel(node, {}, kF32, {2, 8}, kF32, {});
+        },
         {{"x", Zeros(kF32, {2, 8})}, {"scale", Floats({}, {bad})}}, {word, "finite and > 0"});
   }
-  run("q_per_group_bad", [] { return QuantModel("q_per_group_bad", {I::Int("block_size", 4)}, kF32, {2, 8}, kF32, {2, 2}); },
-      {{"x", Zeros(kF32, {2, 8})}, {"scale", Floats({2, 2}, {1, 1, 0.5f, -2})}}, {"scale[3]", "finite and > 0"});
-  run("q_scalar_x", [] { return QuantModel("q_scalar_x", {}, kF32, {}); }, {{"x", Floats({}, {1.0f})}},
-      {"input X must have rank >= 1", "scalar"});
-  run("d_scale_shape", [] { return DeqModel("d_scale_shape", {}, kE4M3, {4, 256}, kF32, {1, 3}); },
-      {{"x", Zeros(kE4M3, {4, 256})}, {"scale", Floats({1, 3}, {1, 1, 1})}}, {"scale", "[1,3]", "expected [1,2]"});
-  run("d_rank3", [] { return DeqModel("d_rank3", {}, kE4M3, {2, 4, 256}, kF32, {1, 2}); },
-      {{"x", Zeros(kE4M3, {2, 4, 256})}, {"scale", Floats({1, 2}, {1, 1})}}, {"input X must be 2-D", "[2,4,256]"});
-  run("d_group_shape", [] { return DeqModel("d_group_shape", {I::Int("block_size", 128)}, kE4M3, {4, 256}, kF32, {4, 1}); },
-      {{"x", Zeros(kE4M3, {4, 256})}, {"scale", Floats({4, 1}, {1, 1, 1, 1})}}, {"scale", "[4,1]", "expected [4,2]"});
+  run("q_per_group_bad",
+      [] {
+        return QuantModel("q_per_group_bad", {I::Int("block_size", 4)}, kF32, {2, 8}, kF32, {2, 2});
+      },
+      {{"x", Zeros(kF32, {2, 8})}, {"scale", Floats({2, 2}, {1, 1, 0.5f, -2})}},
+      {"scale[3]", "finite and > 0"});
+  run("q_scalar_x", [] { return QuantModel("q_scalar_x", {}, kF32, {}); },
+      {{"x", Floats({}, {1.0f})}}, {"input X must have rank >= 1", "scalar"});
+  run("d_scale_shape",
+      [] {
+        return DeqModel("d_scale_shape", {}, kE4M3, {4, 256}, kF32, {1, 3});
+      },
+      {{"x", Zeros(kE4M3, {4, 256})}, {"scale", Floats({1, 3}, {1, 1, 1})}},
+      {"scale", "[1,3]", "expected [1,2]"});
+  run("d_rank3",
+      [] {
+        return DeqModel("d_rank3", {}, kE4M3, {2, 4, 256}, kF32, {1, 2});
+      },
+      {{"x", Zeros(kE4M3, {2, 4, 256})}, {"scale", Floats({1, 2}, {1, 1})}},
+      {"input X must be 2-D", "[2,4,256]"});
+  run("d_group_shape",
+      [] {
+        return DeqModel("d_group_shape", {I::Int("block_size", 128)}, kE4M3, {4, 256}, kF32,
+                        {4, 1});
+      },
+      {{"x", Zeros(kE4M3, {4, 256})}, {"scale", Floats({4, 1}, {1, 1, 1, 1})}},
+      {"scale", "[4,1]", "expected [4,2]"});
   return v;
 }
 
@@ -920,7 +1067,8 @@ TEST(ErrorsSession, EveryErrorNamesNodeAndProblem) {
     }
     std::cout << "[message] " << e.node << ": " << msg << "\n";
     EXPECT_NE(msg.find(e.node), std::string::npos) << "node name missing: " << msg;
-    for (const auto& w : e.words) EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing: " << msg;
+    for (const auto& w : e.words)
+      EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing: " << msg;
   }
 }
 
@@ -990,7 +1138,9 @@ TEST(ConcurrencySession, ThreadsRunOneSessionWithDifferentInputs) {
           continue;
         }
         for (size_t o = 0; o < 3; ++o) {
-          if ((*out)[o].bytes != expected[which][o].bytes || (*out)[o].shape != expected[which][o].shape) ++failures[t];
+          if ((*out)[o].bytes != expected[which][o].bytes ||
+              (*out)[o].shape != expected[which][o].shape)
+            ++failures[t];
         }
       }
     });
@@ -1017,7 +1167,8 @@ TEST(ConcurrencySession, IntraOpThreads1And2GiveIdenticalResults) {
   ASSERT_EQ(results[0].size(), results[1].size());
   for (size_t o = 0; o < results[0].size(); ++o) {
     EXPECT_EQ(results[0][o].shape, results[1][o].shape) << o;
-    EXPECT_EQ(results[0][o].bytes, results[1][o].bytes) << "output " << o << " differs between 1 and 2 threads";
+    EXPECT_EQ(results[0][o].bytes, results[1][o].bytes)
+        << "output " << o << " differs between 1 and 2 threads";
   }
 }
 

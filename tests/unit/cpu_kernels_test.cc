@@ -69,14 +69,31 @@ std::vector<float> NastyFloats(int64_t n, std::mt19937& rng, float sigma) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) {
     switch (pick(rng)) {
-      case 0: x = 0.0f; break;
-      case 1: x = -0.0f; break;
-      case 2: x = std::numeric_limits<float>::quiet_NaN(); break;
-      case 3: x = (bits(rng) & 1) ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity(); break;
-      case 4: x = BitsToFloat(bits(rng)); break;                 // any pattern
-      case 5: x = BitsToFloat(bits(rng) & 0x807FFFFFu); break;  // subnormal
-      case 6: x = normal(rng) * 1e-3f; break;
-      default: x = normal(rng); break;
+      case 0:
+        x = 0.0f;
+        break;
+      case 1:
+        x = -0.0f;
+        break;
+      case 2:
+        x = std::numeric_limits<float>::quiet_NaN();
+        break;
+      case 3:
+        x = (bits(rng) & 1) ? std::numeric_limits<float>::infinity()
+                            : -std::numeric_limits<float>::infinity();
+        break;
+      case 4:
+        x = BitsToFloat(bits(rng));
+        break;  // any pattern
+      case 5:
+        x = BitsToFloat(bits(rng) & 0x807FFFFFu);
+        break;  // subnormal
+      case 6:
+        x = normal(rng) * 1e-3f;
+        break;
+      default:
+        x = normal(rng);
+        break;
     }
   }
   return v;
@@ -158,10 +175,10 @@ void CheckQuantize(Isa isa, const QuantCase& c, std::mt19937& rng) {
   p.y = got.data();
   p.y_scale = got_s.data();
   QuantizeFp8(p, 0, c.rows, isa);
-  const std::string what =
-      absl::StrCat(IsaName(isa), " rows=", c.rows, " k=", c.k, " block=", c.block, " x=",
-                   DTypeName(c.x_type), " fp8=", Fp8FormatName(c.params.format), " sat=",
-                   c.params.saturate, " pow2=", c.params.scale_pow2, " static=", c.static_mode);
+  const std::string what = absl::StrCat(
+      IsaName(isa), " rows=", c.rows, " k=", c.k, " block=", c.block, " x=", DTypeName(c.x_type),
+      " fp8=", Fp8FormatName(c.params.format), " sat=", c.params.saturate,
+      " pow2=", c.params.scale_pow2, " static=", c.static_mode);
   for (size_t i = 0; i < want_s.size(); ++i) {
     ASSERT_EQ(FloatBitsOf(got_s[i]), FloatBitsOf(want_s[i])) << what << " scale " << i;
   }
@@ -177,9 +194,13 @@ TEST(CpuQuantizeFp8, BitExactWithReferenceOnShapeSweep) {
       for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
         for (int sat = 0; sat < 2; ++sat) {
           for (int64_t block : {int64_t{128}, int64_t{0}, int64_t{1}, int64_t{7}, int64_t{33}}) {
-            for (int64_t k : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{128},
-                              int64_t{300}}) {
-              QuantCase c{3, k, block, xt, {f, sat != 0, (k + block) % 2 == 1},
+            for (int64_t k :
+                 {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{128}, int64_t{300}}) {
+              QuantCase c{3,
+                          k,
+                          block,
+                          xt,
+                          {f, sat != 0, (k + block) % 2 == 1},
                           static_cast<int>((k + block + sat) % 3)};
               CheckQuantize(isa, c, rng);
               if (HasFatalFailure()) return;
@@ -204,7 +225,8 @@ TEST(CpuQuantizeFp8, EmptyRowsAndZeroK) {
 // of 1 (x / 1 is exact).
 TEST(CpuQuantizeFp8, EncodeMatchesCodecOnBitPatternSweep) {
   std::vector<float> xs;
-  for (uint64_t u = 0; u < (uint64_t{1} << 32); u += 97) xs.push_back(BitsToFloat(static_cast<uint32_t>(u)));
+  for (uint64_t u = 0; u < (uint64_t{1} << 32); u += 97)
+    xs.push_back(BitsToFloat(static_cast<uint32_t>(u)));
   for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
     const float* table = Fp8DecodeTable(f);
     for (int c = 0; c < 127; ++c) {
@@ -253,7 +275,7 @@ TEST(CpuQuantizeFp8, EncodeMatchesCodecOnBitPatternSweep) {
 struct GemmCase {
   int64_t m, n, k;
   int64_t block_n, block_k, a_block;
-  DType a_type;    // FP8 (W8A8) or float type (weight-only)
+  DType a_type;  // FP8 (W8A8) or float type (weight-only)
   Fp8Format b_format;
   DType out_type;
   bool bias;
@@ -422,7 +444,9 @@ TEST(CpuFp8Gemm, MatchesReferenceOnShapeSweep) {
           c.a_block = g.bk > 0 ? (idx % 3 == 0 ? 0 : g.bk) : (idx % 2 ? 0 : 64);
           c.a_type = at;
           c.b_format = idx % 4 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
-          c.out_type = idx % 3 == 0 ? DType::kFloat16 : idx % 3 == 1 ? DType::kFloat : DType::kBFloat16;
+          c.out_type = idx % 3 == 0   ? DType::kFloat16
+                       : idx % 3 == 1 ? DType::kFloat
+                                      : DType::kBFloat16;
           c.bias = idx % 2 == 0;
           const GemmData d = MakeData(c, rng);
           CheckGemm(isa, c, d, RunFast(isa, c, d, /*threaded=*/idx % 5 == 0));
@@ -471,39 +495,45 @@ TEST(CpuFp8Gemm, EveryCodeDecodesExactly) {
   for (Isa isa : TestedIsas()) {
     for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
       const float* table = Fp8DecodeTable(f);
-      std::vector<uint8_t> codes;
-      for (int c = 0; c < 256; ++c) {
-        if (std::isfinite(table[c])) codes.push_back(static_cast<uint8_t>(c));
-      }
-      const int64_t k = static_cast<int64_t>(codes.size()), n = 37;
-      for (DType at : {DType::kFloat, DType::kE4M3FN, DType::kBFloat16}) {
-        for (int64_t m : {int64_t{1}, k}) {  // GEMV path and tile path
-          GemmCase c{m, n, k, 0, 0, 0, at, f, DType::kFloat, false};
-          GemmData d;
-          d.b.resize(static_cast<size_t>(n * k));
-          for (int64_t j = 0; j < n; ++j) {
-            for (int64_t kk = 0; kk < k; ++kk) d.b[j * k + kk] = codes[(kk + j * 7) % k];
-          }
-          d.b_scale = {1.0f};
-          const float one = 1.0f;
-          std::vector<float> a(static_cast<size_t>(m * k), 0.0f);
-          for (int64_t i = 0; i < m; ++i) a[i * k + (i * 5) % k] = one;
-          if (IsFp8DType(at)) {
-            d.a.resize(a.size());
-            for (size_t i = 0; i < a.size(); ++i) d.a[i] = EncodeFp8(a[i], Fp8Format::kE4M3FN, true);
-            d.a_scale.assign(static_cast<size_t>(m), 1.0f);
-          } else {
-            d.a = ToType(a, at);
-          }
-          const auto y = RunFast(isa, c, d, false);
-          std::vector<float> yf(static_cast<size_t>(m * n));
-          std::memcpy(yf.data(), y.data(), y.size());
-          for (int64_t i = 0; i < m; ++i) {
+      // Normal codes only (kernels may decode those on a fast path), then every finite code.
+      for (bool with_small : {false, true}) {
+        std::vector<uint8_t> codes;
+        for (int c = 0; c < 256; ++c) {
+          const bool small = std::fabs(table[c]) < (f == Fp8Format::kE4M3FN ? 0x1p-6f : 0x1p-14f);
+          if (std::isfinite(table[c]) && (with_small || !small))
+            codes.push_back(static_cast<uint8_t>(c));
+        }
+        const int64_t k = static_cast<int64_t>(codes.size()), n = 37;
+        for (DType at : {DType::kFloat, DType::kE4M3FN, DType::kBFloat16}) {
+          for (int64_t m : {int64_t{1}, k}) {  // GEMV path and tile path
+            GemmCase c{m, n, k, 0, 0, 0, at, f, DType::kFloat, false};
+            GemmData d;
+            d.b.resize(static_cast<size_t>(n * k));
             for (int64_t j = 0; j < n; ++j) {
-              const float want = table[d.b[j * k + (i * 5) % k]];
-              // Value equality: a -0 weight sums to +0 (0 * x + -0 = +0), as in the reference.
-              ASSERT_EQ(yf[i * n + j], want)
-                  << Describe(isa, c) << " row " << i << " col " << j;
+              for (int64_t kk = 0; kk < k; ++kk) d.b[j * k + kk] = codes[(kk + j * 7) % k];
+            }
+            d.b_scale = {1.0f};
+            const float one = 1.0f;
+            std::vector<float> a(static_cast<size_t>(m * k), 0.0f);
+            for (int64_t i = 0; i < m; ++i) a[i * k + (i * 5) % k] = one;
+            if (IsFp8DType(at)) {
+              d.a.resize(a.size());
+              for (size_t i = 0; i < a.size(); ++i)
+                d.a[i] = EncodeFp8(a[i], Fp8Format::kE4M3FN, true);
+              d.a_scale.assign(static_cast<size_t>(m), 1.0f);
+            } else {
+              d.a = ToType(a, at);
+            }
+            const auto y = RunFast(isa, c, d, false);
+            std::vector<float> yf(static_cast<size_t>(m * n));
+            std::memcpy(yf.data(), y.data(), y.size());
+            for (int64_t i = 0; i < m; ++i) {
+              for (int64_t j = 0; j < n; ++j) {
+                const float want = table[d.b[j * k + (i * 5) % k]];
+                // Value equality: a -0 weight sums to +0 (0 * x + -0 = +0), as in the reference.
+                ASSERT_EQ(yf[i * n + j], want)
+                    << Describe(isa, c) << " row " << i << " col " << j << " small=" << with_small;
+              }
             }
           }
         }
@@ -521,9 +551,9 @@ TEST(CpuFp8Gemm, NanAndInfWeightsPropagateLikeReference) {
       for (int64_t m : {int64_t{1}, int64_t{20}}) {
         GemmCase c{m, 40, 300, 128, 128, 128, DType::kFloat, f, DType::kFloat, false};
         GemmData d = MakeData(c, rng);
-        d.b[3 * 300 + 17] = 0x7F;                                   // NaN in column 3
-        d.b[20 * 300 + 290] = 0xFF;                                 // -NaN in column 20
-        if (f == Fp8Format::kE5M2) d.b[30 * 300 + 5] = 0x7C;        // +Inf in column 30
+        d.b[3 * 300 + 17] = 0x7F;                             // NaN in column 3
+        d.b[20 * 300 + 290] = 0xFF;                           // -NaN in column 20
+        if (f == Fp8Format::kE5M2) d.b[30 * 300 + 5] = 0x7C;  // +Inf in column 30
         const auto y = RunFast(isa, c, d, false);
         reference::GemmProblem p = ReferenceProblem(c, d);
         std::vector<float> want(static_cast<size_t>(m * 40));

@@ -31,10 +31,11 @@ namespace {
 using testref::BitsFloat;
 using testref::FloatBits;
 
-#define FP8OPS_SKIP_WITHOUT_CUDA()                                                              \
-  if (!FP8OPS_HAVE_CUDA_FP8)                                                                    \
-  GTEST_SKIP() << "cuda_fp8.h was not found when CMake configured the tests (set "              \
-                  "-DFP8OPS_CUDA_INCLUDE=<dir>): the comparison with CUDA's conversions is skipped"
+#define FP8OPS_SKIP_WITHOUT_CUDA()                                        \
+  if (!FP8OPS_HAVE_CUDA_FP8)                                              \
+  GTEST_SKIP()                                                            \
+      << "cuda_fp8.h was not found when CMake configured the tests (set " \
+         "-DFP8OPS_CUDA_INCLUDE=<dir>): the comparison with CUDA's conversions is skipped"
 
 struct Fmt {
   Fp8Format format;
@@ -151,7 +152,8 @@ std::vector<float> BoundaryValues() {
   }
   std::vector<float> out;
   for (float v : base) {
-    for (float w : {v, std::nextafter(v, 0.0f), std::nextafter(v, std::numeric_limits<float>::infinity())}) {
+    for (float w :
+         {v, std::nextafter(v, 0.0f), std::nextafter(v, std::numeric_limits<float>::infinity())}) {
       out.push_back(w);
       out.push_back(-w);
     }
@@ -177,7 +179,8 @@ std::vector<float> Float32Subnormals() {
     out.push_back(BitsFloat(u));
     out.push_back(BitsFloat(u | 0x80000000u));
   }
-  for (int i = 0; i < 4096; ++i) out.push_back(BitsFloat((rng() & 0x807FFFFFu) | (i == 0 ? 1u : 0u)));
+  for (int i = 0; i < 4096; ++i)
+    out.push_back(BitsFloat((rng() & 0x807FFFFFu) | (i == 0 ? 1u : 0u)));
   return out;
 }
 
@@ -322,9 +325,11 @@ TEST(Fp8EncodeSpec, SpecialValues) {
     for (const Fmt& f : kFormats) {
       EXPECT_EQ(EncodeFp8(0.0f, f.format, sat), 0x00) << f.name;
       EXPECT_EQ(EncodeFp8(-0.0f, f.format, sat), 0x80) << f.name;
-      for (float n : NanValues()) EXPECT_EQ(EncodeFp8(n, f.format, sat), 0x7F) << f.name << Describe(n);
+      for (float n : NanValues())
+        EXPECT_EQ(EncodeFp8(n, f.format, sat), 0x7F) << f.name << Describe(n);
       for (float s : Float32Subnormals()) {
-        EXPECT_EQ(EncodeFp8(s, f.format, sat), std::signbit(s) ? 0x80 : 0x00) << f.name << Describe(s);
+        EXPECT_EQ(EncodeFp8(s, f.format, sat), std::signbit(s) ? 0x80 : 0x00)
+            << f.name << Describe(s);
       }
     }
   }
@@ -336,9 +341,11 @@ TEST(Fp8EncodeSpec, RoundTripEveryCode) {
       for (int c = 0; c < 256; ++c) {
         const float v = DecodeFp8(static_cast<uint8_t>(c), f.format);
         uint8_t want = static_cast<uint8_t>(c);
-        if (std::isnan(v)) want = 0x7F;                                         // canonical NaN
-        if (std::isinf(v) && sat) want = static_cast<uint8_t>((c & 0x80) | 0x7B);  // E5M2 Inf -> max
-        EXPECT_EQ(EncodeFp8(v, f.format, sat), want) << f.name << " sat=" << sat << " code " << Hex(c);
+        if (std::isnan(v)) want = 0x7F;  // canonical NaN
+        if (std::isinf(v) && sat)
+          want = static_cast<uint8_t>((c & 0x80) | 0x7B);  // E5M2 Inf -> max
+        EXPECT_EQ(EncodeFp8(v, f.format, sat), want)
+            << f.name << " sat=" << sat << " code " << Hex(c);
       }
     }
   }
@@ -362,7 +369,8 @@ TEST(Fp8EncodeSpec, RandomBitPatternsMatchReDerivation) {
   EXPECT_EQ(mm.count, 0) << mm.count << " of " << mm.checked << " differ:\n" << mm.first;
 }
 
-// ---- encoding: CUDA ------------------------------------------------------------------------------
+// ---- encoding: CUDA
+// ------------------------------------------------------------------------------
 
 TEST(Fp8EncodeCuda, TiesBoundariesAndSpecials) {
   FP8OPS_SKIP_WITHOUT_CUDA();
@@ -370,7 +378,8 @@ TEST(Fp8EncodeCuda, TiesBoundariesAndSpecials) {
   for (const auto& extra : {BoundaryValues(), NanValues(), Float32Subnormals()}) {
     v.insert(v.end(), extra.begin(), extra.end());
   }
-  for (float inf : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+  for (float inf :
+       {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
     v.push_back(inf);
   }
   v.push_back(0.0f);
@@ -436,7 +445,8 @@ TEST(Float16, HalfToFloatEveryCode) {
     const float got = HalfToFloat(static_cast<uint16_t>(h));
     ASSERT_TRUE(testref::SameFloat(got, static_cast<float>(want))) << Hex(h, 4) << " got " << got;
     if (std::isnan(got)) {  // NaN payload and sign preserved
-      EXPECT_EQ(FloatBits(got), ((h & 0x8000u) << 16) | 0x7F800000u | ((h & 0x3FFu) << 13)) << Hex(h, 4);
+      EXPECT_EQ(FloatBits(got), ((h & 0x8000u) << 16) | 0x7F800000u | ((h & 0x3FFu) << 13))
+          << Hex(h, 4);
     }
   }
 }
@@ -459,8 +469,9 @@ TEST(Float16, FloatToHalfAndBf16MatchReDerivation) {
       const bool got_nan = std::isnan(testref::DecodeBits(got, *def));
       const bool ok = std::isnan(x) ? got_nan && ((got & 0x8000) == (want & 0x8000)) : got == want;
       ++mm.checked;
-      if (!ok) mm.Add(std::string(half ? "half" : "bf16") + " x=" + Describe(x) + ": got " + Hex(got, 4) +
-                      ", want " + Hex(want, 4));
+      if (!ok)
+        mm.Add(std::string(half ? "half" : "bf16") + " x=" + Describe(x) + ": got " + Hex(got, 4) +
+               ", want " + Hex(want, 4));
     }
     EXPECT_EQ(mm.count, 0) << mm.count << " of " << mm.checked << ":\n" << mm.first;
   }
@@ -493,8 +504,10 @@ TEST(Float16Cuda, MatchesCudaFp16AndBf16) {
     hr.x = static_cast<unsigned short>(h);
     __nv_bfloat16_raw br;
     br.x = static_cast<unsigned short>(h);
-    ASSERT_TRUE(testref::SameFloat(HalfToFloat(static_cast<uint16_t>(h)), __half2float(__half(hr)))) << Hex(h, 4);
-    ASSERT_TRUE(testref::SameFloat(Bf16ToFloat(static_cast<uint16_t>(h)), __bfloat162float(__nv_bfloat16(br))))
+    ASSERT_TRUE(testref::SameFloat(HalfToFloat(static_cast<uint16_t>(h)), __half2float(__half(hr))))
+        << Hex(h, 4);
+    ASSERT_TRUE(testref::SameFloat(Bf16ToFloat(static_cast<uint16_t>(h)),
+                                   __bfloat162float(__nv_bfloat16(br))))
         << Hex(h, 4);
   }
   // Floats to half / bfloat16: bit-exact except NaN, where both must give a NaN.
@@ -508,14 +521,16 @@ TEST(Float16Cuda, MatchesCudaFp16AndBf16) {
     const uint16_t h = FloatToHalf(x), b = FloatToBf16(x);
     ++mm.checked;
     if (std::isnan(x)) {
-      if (!std::isnan(HalfToFloat(h)) || !std::isnan(__half2float(__half(ch))) || !std::isnan(Bf16ToFloat(b)) ||
-          !std::isnan(__bfloat162float(__nv_bfloat16(cb)))) {
+      if (!std::isnan(HalfToFloat(h)) || !std::isnan(__half2float(__half(ch))) ||
+          !std::isnan(Bf16ToFloat(b)) || !std::isnan(__bfloat162float(__nv_bfloat16(cb)))) {
         mm.Add("NaN " + Describe(x));
       }
       continue;
     }
-    if (h != ch.x) mm.Add("half x=" + Describe(x) + ": got " + Hex(h, 4) + ", CUDA " + Hex(ch.x, 4));
-    if (b != cb.x) mm.Add("bf16 x=" + Describe(x) + ": got " + Hex(b, 4) + ", CUDA " + Hex(cb.x, 4));
+    if (h != ch.x)
+      mm.Add("half x=" + Describe(x) + ": got " + Hex(h, 4) + ", CUDA " + Hex(ch.x, 4));
+    if (b != cb.x)
+      mm.Add("bf16 x=" + Describe(x) + ": got " + Hex(b, 4) + ", CUDA " + Hex(cb.x, 4));
   }
   EXPECT_EQ(mm.count, 0) << mm.count << " of " << mm.checked << ":\n" << mm.first;
 #endif

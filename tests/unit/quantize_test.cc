@@ -2,6 +2,8 @@
 // (docs/OPERATORS.md 1.4, 2): per group, scale = amax / fp8_max over finite values (1 for an
 // all-zero group; rounded up to a power of two with scale_pow2), code = cast_fp8(x / scale) with
 // the division in float32, so each finite code decodes to within half an FP8 ulp of x / scale.
+#include "fp8ops/quantize.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "fp8ops/fp8.h"
-#include "fp8ops/quantize.h"
 #include "tests/unit/numeric_reference.h"
 
 namespace fp8ops {
@@ -35,8 +36,8 @@ float ExpectedScale(double amax, const Fp8QuantParams& p) {
 
 // Checks one group of `rows` x `len` values (row stride `ld`) quantized with `scale` into `codes`
 // (row stride `ld`). Returns the number of failures (and records them with ADD_FAILURE).
-int CheckGroup(const float* x, int64_t rows, int64_t len, int64_t ld, float scale, const uint8_t* codes,
-               const Fp8QuantParams& p, const std::string& where) {
+int CheckGroup(const float* x, int64_t rows, int64_t len, int64_t ld, float scale,
+               const uint8_t* codes, const Fp8QuantParams& p, const std::string& where) {
   double amax = 0.0;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < len; ++i) {
@@ -50,8 +51,8 @@ int CheckGroup(const float* x, int64_t rows, int64_t len, int64_t ld, float scal
   };
   const float want_scale = ExpectedScale(amax, p);
   if (testref::FloatBits(scale) != testref::FloatBits(want_scale)) {
-    fail("scale " + std::to_string(scale) + " != expected " + std::to_string(want_scale) + " (amax " +
-         std::to_string(amax) + ")");
+    fail("scale " + std::to_string(scale) + " != expected " + std::to_string(want_scale) +
+         " (amax " + std::to_string(amax) + ")");
     return failures;
   }
   const auto def = testref::Fp8Def(Onnx(p.format));
@@ -61,9 +62,11 @@ int CheckGroup(const float* x, int64_t rows, int64_t len, int64_t ld, float scal
       const float xv = x[r * ld + i];
       const uint8_t c = codes[r * ld + i];
       const float q = xv / scale;  // the spec's float32 division
-      const uint8_t want = testref::EncodeFp8Ref(static_cast<double>(q), Onnx(p.format), p.saturate);
+      const uint8_t want =
+          testref::EncodeFp8Ref(static_cast<double>(q), Onnx(p.format), p.saturate);
       if (c != want || c != EncodeFp8(q, p.format, p.saturate)) {
-        fail("x=" + std::to_string(xv) + " code " + std::to_string(c) + " != " + std::to_string(want));
+        fail("x=" + std::to_string(xv) + " code " + std::to_string(c) +
+             " != " + std::to_string(want));
         continue;
       }
       const double d = testref::DecodeBits(c, def);
@@ -71,7 +74,8 @@ int CheckGroup(const float* x, int64_t rows, int64_t len, int64_t ld, float scal
         if (!std::isnan(d)) fail("NaN input gave a non-NaN code " + std::to_string(c));
       } else if (std::isinf(xv)) {
         const double want_inf = p.saturate ? max : (p.format == Fp8Format::kE4M3FN ? NAN : kInf);
-        if (!(std::fabs(d) == want_inf || (std::isnan(d) && std::isnan(want_inf)))) fail("Inf input");
+        if (!(std::fabs(d) == want_inf || (std::isnan(d) && std::isnan(want_inf))))
+          fail("Inf input");
       } else {
         // Finite: within half an FP8 ulp of the exact quotient (+ the float division's rounding),
         // and never NaN / Inf: amax / scale <= fp8_max by construction.
@@ -106,7 +110,7 @@ std::vector<float> TestData(int64_t rows, int64_t k, uint32_t seed) {
   }
   if (rows >= 3 && k >= 8) {
     std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // row 1: all zero
-    for (int64_t i = 0; i < k; ++i) {                     // row 2: float32 subnormals
+    for (int64_t i = 0; i < k; ++i) {                   // row 2: float32 subnormals
       x[2 * k + i] = testref::BitsFloat(static_cast<uint32_t>(rng() & 0x807FFFFFu));
     }
   }
@@ -128,9 +132,20 @@ std::vector<Fp8QuantParams> AllParams() {
 
 TEST(ScaleFromAmax, MatchesFloat64Derivation) {
   std::mt19937 rng(5);
-  std::vector<float> amaxes = {0.0f, 1.0f, 448.0f, 57344.0f, std::numeric_limits<float>::max(),
-                               std::numeric_limits<float>::min(), std::numeric_limits<float>::denorm_min(),
-                               1e-38f, 1e-40f, 3e-36f, 5.2e-36f, 2.0f, 0.5f, 7.0f};
+  std::vector<float> amaxes = {0.0f,
+                               1.0f,
+                               448.0f,
+                               57344.0f,
+                               std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::min(),
+                               std::numeric_limits<float>::denorm_min(),
+                               1e-38f,
+                               1e-40f,
+                               3e-36f,
+                               5.2e-36f,
+                               2.0f,
+                               0.5f,
+                               7.0f};
   for (int i = 0; i < 200000; ++i) {
     amaxes.push_back(testref::BitsFloat(rng() & 0x7FFFFFFFu));  // every positive float class
   }
@@ -144,14 +159,17 @@ TEST(ScaleFromAmax, MatchesFloat64Derivation) {
         ADD_FAILURE() << ParamStr(p) << " amax=" << a << ": got " << got << ", want " << want;
       }
       // The property the scale exists for: amax / scale never leaves the FP8 range.
-      if (a > 0 && !(static_cast<double>(a) / got <= testref::MaxFinite(testref::Fp8Def(Onnx(p.format))) *
-                                                            (1 + std::ldexp(1.0, -23))) &&
+      if (a > 0 &&
+          !(static_cast<double>(a) / got <=
+            testref::MaxFinite(testref::Fp8Def(Onnx(p.format))) * (1 + std::ldexp(1.0, -23))) &&
           ++failures <= 5) {
-        ADD_FAILURE() << ParamStr(p) << " amax=" << a << ": amax / scale = " << a / got << " exceeds max";
+        ADD_FAILURE() << ParamStr(p) << " amax=" << a << ": amax / scale = " << a / got
+                      << " exceeds max";
       }
       int e2 = 0;
       if (p.scale_pow2 && std::frexp(got, &e2) != 0.5f && ++failures <= 5) {
-        ADD_FAILURE() << ParamStr(p) << " amax=" << a << ": scale " << got << " is not a power of two";
+        ADD_FAILURE() << ParamStr(p) << " amax=" << a << ": scale " << got
+                      << " is not a power of two";
       }
     }
     EXPECT_EQ(failures, 0) << ParamStr(p);
@@ -184,7 +202,8 @@ TEST(QuantizeWithScale, CodesAreCastOfQuotient) {
       std::vector<uint8_t> codes(x.size());
       QuantizeWithScale(x.data(), static_cast<int64_t>(x.size()), scale, p, codes.data());
       for (size_t i = 0; i < x.size(); ++i) {
-        ASSERT_EQ(codes[i], testref::EncodeFp8Ref(static_cast<double>(x[i] / scale), Onnx(p.format), p.saturate))
+        ASSERT_EQ(codes[i], testref::EncodeFp8Ref(static_cast<double>(x[i] / scale), Onnx(p.format),
+                                                  p.saturate))
             << ParamStr(p) << " x=" << x[i] << " scale=" << scale;
       }
     }
@@ -209,9 +228,10 @@ TEST(QuantizeRowGroups, MatchesFloat64Derivation) {
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t b = 0; b < ng; ++b) {
             const int64_t k0 = b * g, len = std::min(g, k - k0);  // last group may be partial
-            failures += CheckGroup(x.data() + r * k + k0, 1, len, k, scales[r * ng + b], codes.data() + r * k + k0,
-                                   p, "k=" + std::to_string(k) + " group=" + std::to_string(group) + " row " +
-                                          std::to_string(r) + " block " + std::to_string(b));
+            failures += CheckGroup(x.data() + r * k + k0, 1, len, k, scales[r * ng + b],
+                                   codes.data() + r * k + k0, p,
+                                   "k=" + std::to_string(k) + " group=" + std::to_string(group) +
+                                       " row " + std::to_string(r) + " block " + std::to_string(b));
           }
         }
         ASSERT_EQ(failures, 0);
@@ -223,7 +243,8 @@ TEST(QuantizeRowGroups, MatchesFloat64Derivation) {
 struct Block2D {
   int64_t bn, bk;
 };
-constexpr Block2D kBlocks[] = {{0, 0}, {1, 0}, {1, 128}, {128, 128}, {64, 32}, {0, 128}, {128, 0}, {3, 7}};
+constexpr Block2D kBlocks[] = {{0, 0},   {1, 0},   {1, 128}, {128, 128},
+                               {64, 32}, {0, 128}, {128, 0}, {3, 7}};
 
 TEST(QuantizeBlocks2D, MatchesFloat64Derivation) {
   uint32_t seed = 200;
@@ -245,11 +266,12 @@ TEST(QuantizeBlocks2D, MatchesFloat64Derivation) {
           for (int64_t i = 0; i < nbn && failures == 0; ++i) {
             for (int64_t j = 0; j < nbk; ++j) {
               const int64_t n0 = i * bn, k0 = j * bk;
-              failures += CheckGroup(w.data() + n0 * k + k0, std::min(bn, n - n0), std::min(bk, k - k0), k,
-                                     scales[i * nbk + j], codes.data() + n0 * k + k0, p,
-                                     "n=" + std::to_string(n) + " k=" + std::to_string(k) + " block (" +
-                                         std::to_string(blk.bn) + "," + std::to_string(blk.bk) + ") [" +
-                                         std::to_string(i) + "," + std::to_string(j) + "]");
+              failures +=
+                  CheckGroup(w.data() + n0 * k + k0, std::min(bn, n - n0), std::min(bk, k - k0), k,
+                             scales[i * nbk + j], codes.data() + n0 * k + k0, p,
+                             "n=" + std::to_string(n) + " k=" + std::to_string(k) + " block (" +
+                                 std::to_string(blk.bn) + "," + std::to_string(blk.bk) + ") [" +
+                                 std::to_string(i) + "," + std::to_string(j) + "]");
             }
           }
           ASSERT_EQ(failures, 0);
@@ -266,7 +288,8 @@ TEST(QuantizeBlocks2D, PanelsEqualWholeMatrix) {
   const auto w = TestData(n, k, 4242);
   for (const Block2D blk : kBlocks) {
     if (blk.bn == 0) continue;  // one block spans all rows: no panels
-    for (const Fp8QuantParams p : {Fp8QuantParams{}, Fp8QuantParams{Fp8Format::kE5M2, false, true}}) {
+    for (const Fp8QuantParams p :
+         {Fp8QuantParams{}, Fp8QuantParams{Fp8Format::kE5M2, false, true}}) {
       const int64_t nbn = NumBlocks(n, blk.bn), nbk = NumBlocks(k, blk.bk);
       std::vector<uint8_t> codes(static_cast<size_t>(n * k)), pcodes(codes.size(), 0xAA);
       std::vector<float> scales(static_cast<size_t>(nbn * nbk)), pscales(scales.size(), -1.0f);
@@ -308,9 +331,9 @@ TEST(QuantizeRowGroups, SpecEdgeCases) {
     float s;
     QuantizeRowGroups(x, 1, 5, 128, e4m3, c, &s);
     EXPECT_EQ(s, 4.0f / 448.0f);
-    EXPECT_EQ(c[3], 0xFE);         // -4 / s = -448
-    EXPECT_EQ(c[0], 0x7F);         // NaN
-    EXPECT_EQ(c[2], 0xFE);         // -Inf saturates
+    EXPECT_EQ(c[3], 0xFE);  // -4 / s = -448
+    EXPECT_EQ(c[0], 0x7F);  // NaN
+    EXPECT_EQ(c[2], 0xFE);  // -Inf saturates
     EXPECT_EQ(c[4], 0x7E);
   }
   // scale_pow2: 4/448 rounds up to 2^-6; a power-of-two scale stays.
@@ -327,13 +350,16 @@ TEST(QuantizeRowGroups, SpecEdgeCases) {
   // A group of subnormal float32 values: no code overflows, with or without saturation.
   for (bool sat : {false, true}) {
     for (auto f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
-      const float x[3] = {1e-40f, -3e-41f, 7e-42f};
+      // amax 2^-140: amax / 448 = 1.14 * 2^-149, which rounded to nearest is 2^-149: x / scale =
+      // 512.
+      const float x[3] = {std::ldexp(1.0f, -140), -std::ldexp(1.0f, -141), 3e-43f};
       uint8_t c[3];
       float s;
       QuantizeRowGroups(x, 1, 3, 0, {f, sat, false}, c, &s);
       EXPECT_GT(s, 0.0f);
       for (int i = 0; i < 3; ++i) {
-        EXPECT_TRUE(std::isfinite(DecodeFp8(c[i], f))) << Fp8FormatName(f) << " sat=" << sat << " x=" << x[i];
+        EXPECT_TRUE(std::isfinite(DecodeFp8(c[i], f)))
+            << Fp8FormatName(f) << " sat=" << sat << " x=" << x[i];
       }
     }
   }

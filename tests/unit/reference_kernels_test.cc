@@ -8,6 +8,8 @@
 //   |y - r| <= (K + 5) * 2^-24 * sum_k |a_k b_k| + 2^-24 * |bias| + ulp_out(|r| + that) / 2,
 // (K + 3 would do; 2 more for the O(K u^2) terms) with ulp_out the unit in the last place of
 // out_type (0 for float: its rounding is the bias addition's, already counted).
+#include "ops/reference/reference_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,7 +22,6 @@
 
 #include "fp8ops/dtype.h"
 #include "fp8ops/quantize.h"
-#include "ops/reference/reference_kernels.h"
 #include "tests/unit/numeric_reference.h"
 
 namespace fp8ops {
@@ -80,9 +81,11 @@ struct Gran {
 };
 // The spec's granularities plus an odd one (a_block = block_k when both are blocked; otherwise a
 // per-row or per-group A scale).
-constexpr Gran kGrans[] = {{0, 0, 0, "per-tensor"}, {1, 0, 128, "per-channel"}, {1, 128, 128, "1-D"},
-                           {128, 128, 128, "2-D"},   {32, 96, 96, "odd 32x96"},   {0, 0, 128, "per-tensor/a128"}};
-constexpr DType kATypes[] = {DType::kE4M3FN, DType::kE5M2, DType::kFloat, DType::kFloat16, DType::kBFloat16};
+constexpr Gran kGrans[] = {{0, 0, 0, "per-tensor"},   {1, 0, 128, "per-channel"},
+                           {1, 128, 128, "1-D"},      {128, 128, 128, "2-D"},
+                           {32, 96, 96, "odd 32x96"}, {0, 0, 128, "per-tensor/a128"}};
+constexpr DType kATypes[] = {DType::kE4M3FN, DType::kE5M2, DType::kFloat, DType::kFloat16,
+                             DType::kBFloat16};
 constexpr DType kOutTypes[] = {DType::kFloat, DType::kFloat16, DType::kBFloat16};
 
 struct GemmCase {
@@ -92,8 +95,9 @@ struct GemmCase {
   bool bias;
   Fp8Format b_fmt;
   std::string Str() const {
-    return "M=" + std::to_string(m) + " K=" + std::to_string(k) + " N=" + std::to_string(n) + " " + g.name +
-           " A=" + Name(a_type) + " B=" + Fp8FormatName(b_fmt) + " out=" + Name(out) + (bias ? " +bias" : "");
+    return "M=" + std::to_string(m) + " K=" + std::to_string(k) + " N=" + std::to_string(n) + " " +
+           g.name + " A=" + Name(a_type) + " B=" + Fp8FormatName(b_fmt) + " out=" + Name(out) +
+           (bias ? " +bias" : "");
   }
 };
 
@@ -113,15 +117,17 @@ GemmData MakeData(const GemmCase& c, std::mt19937& rng) {
     const auto x = AsFloats(RandomFloats(c.m * c.k, DType::kFloat, rng), DType::kFloat, c.m * c.k);
     d.a.resize(static_cast<size_t>(c.m * c.k));
     d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.g.a_block)));
-    QuantizeRowGroups(x.data(), c.m, c.k, c.g.a_block, {ToFp8Format(c.a_type), true, false}, d.a.data(),
-                      d.a_scale.data());
+    QuantizeRowGroups(x.data(), c.m, c.k, c.g.a_block, {ToFp8Format(c.a_type), true, false},
+                      d.a.data(), d.a_scale.data());
   } else {
     d.a = RandomFloats(c.m * c.k, c.a_type, rng);
   }
-  const auto w = AsFloats(RandomFloats(c.n * c.k, DType::kFloat, rng, 0.05f), DType::kFloat, c.n * c.k);
+  const auto w =
+      AsFloats(RandomFloats(c.n * c.k, DType::kFloat, rng, 0.05f), DType::kFloat, c.n * c.k);
   d.b.resize(static_cast<size_t>(c.n * c.k));
   d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.g.bn) * NumBlocks(c.k, c.g.bk)));
-  QuantizeBlocks2D(w.data(), c.n, c.k, c.g.bn, c.g.bk, {c.b_fmt, true, false}, d.b.data(), d.b_scale.data());
+  QuantizeBlocks2D(w.data(), c.n, c.k, c.g.bn, c.g.bk, {c.b_fmt, true, false}, d.b.data(),
+                   d.b_scale.data());
   if (c.bias) d.bias = RandomFloats(c.n, c.out, rng);
   return d;
 }
@@ -154,9 +160,10 @@ std::vector<double> DequantA(const GemmCase& c, const GemmData& d) {
   for (int64_t m = 0; m < c.m; ++m) {
     for (int64_t k = 0; k < c.k; ++k) {
       const int64_t i = m * c.k + k;
-      a[i] = IsFp8DType(c.a_type) ? testref::DecodeBits(d.a[i], testref::Fp8Def(static_cast<int>(c.a_type))) *
-                                        d.a_scale[m * groups + k / g]
-                                  : ValueAt(d.a, c.a_type, i);
+      a[i] = IsFp8DType(c.a_type)
+                 ? testref::DecodeBits(d.a[i], testref::Fp8Def(static_cast<int>(c.a_type))) *
+                       d.a_scale[m * groups + k / g]
+                 : ValueAt(d.a, c.a_type, i);
     }
   }
   return a;
@@ -167,8 +174,9 @@ std::vector<double> DequantB(const GemmCase& c, const GemmData& d) {
   const int64_t kb = c.g.bk == 0 ? 1 : (c.k + bk - 1) / bk;
   for (int64_t n = 0; n < c.n; ++n) {
     for (int64_t k = 0; k < c.k; ++k) {
-      b[n * c.k + k] = testref::DecodeBits(d.b[n * c.k + k], testref::Fp8Def(static_cast<int>(c.b_fmt))) *
-                       d.b_scale[(n / bn) * kb + k / bk];
+      b[n * c.k + k] =
+          testref::DecodeBits(d.b[n * c.k + k], testref::Fp8Def(static_cast<int>(c.b_fmt))) *
+          d.b_scale[(n / bn) * kb + k / bk];
     }
   }
   return b;
@@ -195,14 +203,15 @@ void RunGemmCase(const GemmCase& c, std::mt19937& rng) {
       }
       const double bias = c.bias ? ValueAt(d.bias, c.out, n) : 0.0;
       r += bias;
-      const double acc_err = (c.k + 5) * std::ldexp(abs_sum, -24) + std::ldexp(std::fabs(bias), -24);
+      const double acc_err =
+          (c.k + 5) * std::ldexp(abs_sum, -24) + std::ldexp(std::fabs(bias), -24);
       const double tol = acc_err + HalfUlpOut(std::fabs(r) + acc_err, c.out);
       const double got = ValueAt(y, c.out, m * c.n + n);
       const double err = std::fabs(got - r);
       if (tol > 0) max_ratio = std::max(max_ratio, err / tol);
       if (!(err <= tol) && ++failures <= 5) {
-        ADD_FAILURE() << "Y[" << m << "," << n << "] = " << got << ", float64 " << r << ", |err| " << err
-                      << " > tol " << tol;
+        ADD_FAILURE() << "Y[" << m << "," << n << "] = " << got << ", float64 " << r << ", |err| "
+                      << err << " > tol " << tol;
       }
     }
   }
@@ -267,7 +276,8 @@ TEST(ReferenceFp8Gemm, EmptyKGivesBias) {
       reference::Fp8Gemm(Problem(c, d, y.data()), 0, c.m, 0, c.n);
       for (int64_t m = 0; m < c.m; ++m) {
         for (int64_t n = 0; n < c.n; ++n) {
-          EXPECT_EQ(ValueAt(y, out, m * c.n + n), bias ? ValueAt(d.bias, out, n) : 0.0) << Name(out);
+          EXPECT_EQ(ValueAt(y, out, m * c.n + n), bias ? ValueAt(d.bias, out, n) : 0.0)
+              << Name(out);
         }
       }
     }
@@ -277,7 +287,8 @@ TEST(ReferenceFp8Gemm, EmptyKGivesBias) {
 // Tiles of (m, n) compute the same values as one call, and write only their own tile.
 TEST(ReferenceFp8Gemm, TilesEqualWholeAndStayInside) {
   std::mt19937 rng(5);
-  const GemmCase c{37, 300, 70, kGrans[3], DType::kE5M2, DType::kBFloat16, true, Fp8Format::kE4M3FN};
+  const GemmCase c{
+      37, 300, 70, kGrans[3], DType::kE5M2, DType::kBFloat16, true, Fp8Format::kE4M3FN};
   const GemmData d = MakeData(c, rng);
   const size_t bytes = static_cast<size_t>(c.m * c.n * 2);
   std::vector<uint8_t> whole(bytes), tiled(bytes, 0xA5);
@@ -320,13 +331,15 @@ TEST(ReferenceFp8Gemm, DequantizeRowsAreFloatProducts) {
       for (int64_t m = 0; m < c.m; ++m) {
         reference::DequantizeARow(p, m, row.data());
         for (int64_t k = 0; k < c.k; ++k) {
-          ASSERT_EQ(FloatBits(row[k]), FloatBits(static_cast<float>(a[m * c.k + k]))) << g.name << Name(at);
+          ASSERT_EQ(FloatBits(row[k]), FloatBits(static_cast<float>(a[m * c.k + k])))
+              << g.name << Name(at);
         }
       }
       for (int64_t n = 0; n < c.n; ++n) {
         reference::DequantizeBRow(p, n, row.data());
         for (int64_t k = 0; k < c.k; ++k) {
-          ASSERT_EQ(FloatBits(row[k]), FloatBits(static_cast<float>(b[n * c.k + k]))) << g.name << " row " << n;
+          ASSERT_EQ(FloatBits(row[k]), FloatBits(static_cast<float>(b[n * c.k + k])))
+              << g.name << " row " << n;
         }
       }
     }
@@ -340,11 +353,13 @@ TEST(ReferenceQuantizeFp8, MatchesFloat64Derivation) {
   struct Shape {
     int64_t rows, k;
   };
-  for (const Shape s : {Shape{3, 300}, Shape{1, 1}, Shape{5, 128}, Shape{2, 129}, Shape{2, 0}, Shape{0, 7}}) {
+  for (const Shape s :
+       {Shape{3, 300}, Shape{1, 1}, Shape{5, 128}, Shape{2, 129}, Shape{2, 0}, Shape{0, 7}}) {
     for (int64_t block : {0, 1, 32, 128, 300}) {
       for (DType xt : {DType::kFloat, DType::kFloat16, DType::kBFloat16}) {
         for (int fmt : {17, 19}) {
-          for (int mode = 0; mode < 6; ++mode) {  // saturate x {dynamic, static 1, static per group}
+          for (int mode = 0; mode < 6;
+               ++mode) {  // saturate x {dynamic, static 1, static per group}
             const bool sat = mode % 2 == 0;
             const int scale_mode = mode / 2;
             const bool pow2 = (rng() & 1) != 0;
@@ -354,7 +369,8 @@ TEST(ReferenceQuantizeFp8, MatchesFloat64Derivation) {
             std::vector<float> stat;
             if (scale_mode == 1) stat = {0.0625f + static_cast<float>(rng() % 100) / 50.0f};
             if (scale_mode == 2) {
-              for (int64_t i = 0; i < s.rows * ng; ++i) stat.push_back(std::ldexp(1.0f + (rng() % 7) / 8.0f, -3));
+              for (int64_t i = 0; i < s.rows * ng; ++i)
+                stat.push_back(std::ldexp(1.0f + (rng() % 7) / 8.0f, -3));
             }
             reference::QuantizeProblem p;
             p.rows = s.rows;
@@ -372,22 +388,26 @@ TEST(ReferenceQuantizeFp8, MatchesFloat64Derivation) {
             // Two row ranges: the split must not matter.
             reference::QuantizeFp8(p, 0, s.rows / 2);
             reference::QuantizeFp8(p, s.rows / 2, s.rows);
-            const std::string where = std::string(Name(xt)) + " rows=" + std::to_string(s.rows) +
-                                      " k=" + std::to_string(s.k) + " block=" + std::to_string(block) +
-                                      " fp8=" + std::to_string(fmt) + " sat=" + std::to_string(sat) +
-                                      " scale_mode=" + std::to_string(scale_mode) + " pow2=" + std::to_string(pow2);
+            const std::string where =
+                std::string(Name(xt)) + " rows=" + std::to_string(s.rows) +
+                " k=" + std::to_string(s.k) + " block=" + std::to_string(block) +
+                " fp8=" + std::to_string(fmt) + " sat=" + std::to_string(sat) +
+                " scale_mode=" + std::to_string(scale_mode) + " pow2=" + std::to_string(pow2);
             for (int64_t r = 0; r < s.rows; ++r) {
               for (int64_t b = 0; b < ng; ++b) {
                 const int64_t k0 = b * g, len = std::min(g, s.k - k0);
                 double amax = 0.0;
-                for (int64_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(ValueAt(x, xt, r * s.k + k0 + i)));
+                for (int64_t i = 0; i < len; ++i)
+                  amax = std::max(amax, std::fabs(ValueAt(x, xt, r * s.k + k0 + i)));
                 const float want_s = scale_mode == 0   ? testref::ExpectedScale(amax, fmt, pow2)
                                      : scale_mode == 1 ? stat[0]
                                                        : stat[r * ng + b];
-                ASSERT_EQ(FloatBits(ys[r * ng + b]), FloatBits(want_s)) << where << " r=" << r << " b=" << b;
+                ASSERT_EQ(FloatBits(ys[r * ng + b]), FloatBits(want_s))
+                    << where << " r=" << r << " b=" << b;
                 for (int64_t i = 0; i < len; ++i) {
                   const int64_t idx = r * s.k + k0 + i;
-                  const float q = static_cast<float>(ValueAt(x, xt, idx)) / want_s;  // float32 division
+                  const float q =
+                      static_cast<float>(ValueAt(x, xt, idx)) / want_s;  // float32 division
                   ASSERT_EQ(y[idx], testref::EncodeFp8Ref(q, fmt, sat)) << where << " idx " << idx;
                 }
               }
@@ -408,10 +428,11 @@ TEST(ReferenceDequantizeFp8, MatchesFloat64Derivation) {
     int64_t block_size, bn, bk;
     bool per_tensor;
   };
-  const Mode modes[] = {{false, 0, 128, 128, false}, {false, 0, 1, 0, false}, {false, 0, 0, 0, false},
-                        {false, 0, 32, 96, false},   {true, 0, 0, 0, false},  {true, 1, 0, 0, false},
-                        {true, 32, 0, 0, false},     {true, 128, 0, 0, false}, {false, 0, 128, 128, true},
-                        {true, 128, 0, 0, true}};
+  const Mode modes[] = {{false, 0, 128, 128, false}, {false, 0, 1, 0, false},
+                        {false, 0, 0, 0, false},     {false, 0, 32, 96, false},
+                        {true, 0, 0, 0, false},      {true, 1, 0, 0, false},
+                        {true, 32, 0, 0, false},     {true, 128, 0, 0, false},
+                        {false, 0, 128, 128, true},  {true, 128, 0, 0, true}};
   for (const Mode& md : modes) {
     for (int fmt : {17, 19}) {
       for (DType out : kOutTypes) {
@@ -427,7 +448,9 @@ TEST(ReferenceDequantizeFp8, MatchesFloat64Derivation) {
           count = NumBlocks(rows, md.bn) * NumBlocks(k, md.bk);
         }
         std::vector<float> scale(static_cast<size_t>(count));
-        for (auto& s : scale) s = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f, -static_cast<int>(rng() % 12));
+        for (auto& s : scale)
+          s = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f,
+                         -static_cast<int>(rng() % 12));
         std::vector<uint8_t> y(static_cast<size_t>(rows * k * DTypeSize(out)));
         reference::DequantizeProblem p;
         p.rows = rows;
@@ -458,13 +481,16 @@ TEST(ReferenceDequantizeFp8, MatchesFloat64Derivation) {
             }
             // The spec: float(X) * scale in float32 (exact in double, then one rounding), then
             // rounded to out_type.
-            const float prod = static_cast<float>(testref::DecodeBits(x[r * k + i], testref::Fp8Def(fmt)) * s);
+            const float prod =
+                static_cast<float>(testref::DecodeBits(x[r * k + i], testref::Fp8Def(fmt)) * s);
             const double got = ValueAt(y, out, r * k + i);
             double want = prod;
-            if (out != DType::kFloat) want = testref::DecodeBits(testref::RoundToBits16(prod, Def16(out)), Def16(out));
+            if (out != DType::kFloat)
+              want = testref::DecodeBits(testref::RoundToBits16(prod, Def16(out)), Def16(out));
             ASSERT_TRUE(testref::SameFloat(static_cast<float>(got), static_cast<float>(want)))
-                << "fmt " << fmt << " out " << Name(out) << " mode " << (&md - modes) << " [" << r << "," << i
-                << "] code " << int{x[r * k + i]} << ": got " << got << ", want " << want;
+                << "fmt " << fmt << " out " << Name(out) << " mode " << (&md - modes) << " [" << r
+                << "," << i << "] code " << int{x[r * k + i]} << ": got " << got << ", want "
+                << want;
           }
         }
       }
