@@ -1,27 +1,26 @@
-// `fp8ops conformance`: runs the operator conformance suite against a plugin library.
-// NOTE: placeholder until the conformance runner (target fp8ops_conformance,
-// fp8ops::conformance::RunConformanceMain) is linked into the CLI.
+// `fp8ops conformance`: runs the operator conformance suite (tests/conformance/) against a plugin
+// library. The runner lives in tests/conformance (target fp8ops_conformance); it is built with the
+// tests (FP8OPS_BUILD_TESTS, on by default).
 #include <cstdio>
-#include <cstring>
 
 #include "graph_pass/cli/commands.h"
+#ifdef FP8OPS_HAVE_CONFORMANCE
+#include "tests/conformance/runner.h"
+#endif
 
 namespace fp8ops::cli {
 
 int RunConformanceCommand(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::printf(
-          "usage: fp8ops conformance --plugin LIB [DIR]\n\n"
-          "Runs the fp8ops operator conformance cases in DIR against the plugin LIB.\n"
-          "(Not built into this fp8ops.)\n");
-      return 0;
-    }
-  }
-  std::fprintf(
-      stderr,
-      "fp8ops conformance: not built into this fp8ops (the conformance runner is missing)\n");
+#ifdef FP8OPS_HAVE_CONFORMANCE
+  return fp8ops::conformance::RunConformanceMain(argc, argv);
+#else
+  (void)argc;
+  (void)argv;
+  std::fprintf(stderr,
+               "fp8ops conformance: not built into this fp8ops (configure with "
+               "-DFP8OPS_BUILD_TESTS=ON)\n");
   return 1;
+#endif
 }
 
 }  // namespace fp8ops::cli
