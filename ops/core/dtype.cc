@@ -33,6 +33,7 @@ const char* DTypeName(DType t) {
 }
 
 void LoadAsFloat(const void* src, DType t, int64_t n, float* dst) {
+  if (n <= 0) return;  // empty tensors may come with null pointers
   if (t == DType::kFloat) {
     std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
   } else if (t == DType::kFloat16) {
@@ -45,6 +46,7 @@ void LoadAsFloat(const void* src, DType t, int64_t n, float* dst) {
 }
 
 void StoreFromFloat(const float* src, int64_t n, DType t, void* dst) {
+  if (n <= 0) return;
   if (t == DType::kFloat) {
     std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
   } else if (t == DType::kFloat16) {

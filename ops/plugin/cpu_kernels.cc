@@ -86,16 +86,6 @@ std::optional<cpu::PackBSource> PackSource(const GemmAttrs& attrs, DType b_type,
   return src;
 }
 
-absl::Status CheckScaleValues(const float* s, int64_t n, const char* name) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (!(std::isfinite(s[i]) && s[i] > 0.0f)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input ", name, "[", i, "]=", s[i], " must be finite and > 0"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------- QuantizeFP8
@@ -135,7 +125,7 @@ absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
   if (scale) {
     p.static_scale = static_cast<const float*>(scale->data);
     p.static_scale_count = scale->desc.NumElements();
-    FP8OPS_RETURN_IF_ERROR(CheckScaleValues(p.static_scale, p.static_scale_count, "scale"));
+    FP8OPS_RETURN_IF_ERROR(ValidateStaticScaleValues(p.static_scale, p.static_scale_count, "scale"));
   }
   FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, quantize_io::kY, x->desc.shape));
   FP8OPS_ASSIGN_OR_RETURN(y_scale,
