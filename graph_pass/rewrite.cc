@@ -36,8 +36,6 @@ using graph_pass::ExternalDataReader;
 using graph_pass::ExternalDataWriter;
 
 constexpr char kFp8Domain[] = "fp8ops";
-// Outputs whose protobuf would pass this size get external data (protobuf's limit is 2^31 - 1).
-constexpr int64_t kInlineLimit = (int64_t{1} << 31) - (int64_t{64} << 20);
 
 using Clock = std::chrono::steady_clock;
 
@@ -1182,7 +1180,7 @@ absl::StatusOr<RewriteReport> RewriteFile(const std::string& input_path,
   // Decide the output layout and check everything that could fail before writing a byte.
   if (auto s = CheckAllExternal(&model, &ext, rw.first_user()); !s.ok()) return s;
   const bool external = o.external_data == ExternalDataMode::kAlways || rw.HasExternalTensors() ||
-                        rw.EstimatedInlineBytes() > kInlineLimit;
+                        rw.EstimatedInlineBytes() > o.inline_limit_bytes;
   const std::string data_location = graph_pass::BaseName(output_path) + ".data";
   const std::string data_path = graph_pass::DirName(output_path) + "/" + data_location;
   if (external) {

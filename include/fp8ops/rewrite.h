@@ -66,6 +66,9 @@ struct RewriteOptions {
   ExternalDataMode external_data = ExternalDataMode::kAuto;
   // In external-data outputs, tensors with at least this many bytes go to the data file.
   int64_t external_threshold_bytes = 1024;
+  // kAuto: an output whose inline protobuf would pass this many bytes gets external data. The
+  // default stays 64 MiB under protobuf's 2^31 - 1 limit (lower it only to test the switch).
+  int64_t inline_limit_bytes = (int64_t{1} << 31) - (int64_t{64} << 20);
   // Quantization threads; 0 = std::thread::hardware_concurrency().
   int num_threads = 0;
   // Progress lines on stderr (at most one every ~2 s, none for runs shorter than that).

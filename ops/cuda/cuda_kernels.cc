@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "ops/cuda/fp8_gemm_cuda.h"
 #include "ops/cuda/launch.h"
+#include "ops/plugin/kernel_setup.h"
 #include "ops/plugin/ort_glue.h"
+#include "ops/plugin/status_macros.h"
 
 namespace fp8ops::cuda {
 namespace {
@@ -17,19 +19,9 @@ using plugin::AllocOutput;
 using plugin::Api;
 using plugin::FromOrt;
 using plugin::GetInput;
-using plugin::IntAttr;
-using plugin::KernelInputType;
-using plugin::OptionalIntAttr;
-
-#define FP8OPS_ASSIGN_OR_RETURN(lhs, expr)      \
-  auto lhs##_or = (expr);                       \
-  if (!lhs##_or.ok()) return lhs##_or.status(); \
-  auto lhs = *std::move(lhs##_or)
-
-#define FP8OPS_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    if (auto _s = (expr); !_s.ok()) return _s; \
-  } while (0)
+using plugin::ReadDequantizeKernel;
+using plugin::ReadGemmKernel;
+using plugin::ReadQuantizeKernel;
 
 absl::Status FromGpu(const GpuStatus& s) {
   if (s.ok()) return absl::OkStatus();
@@ -110,16 +102,8 @@ DeviceAllocator::~DeviceAllocator() {
 
 absl::StatusOr<std::unique_ptr<QuantizeFp8CudaKernel>> QuantizeFp8CudaKernel::Create(const OrtKernelInfo* info) {
   auto k = std::make_unique<QuantizeFp8CudaKernel>();
-  FP8OPS_ASSIGN_OR_RETURN(block_size, IntAttr(info, "block_size", 128));
-  FP8OPS_ASSIGN_OR_RETURN(fp8_type, IntAttr(info, "fp8_type", 17));
-  FP8OPS_ASSIGN_OR_RETURN(saturate, IntAttr(info, "saturate", 1));
-  FP8OPS_ASSIGN_OR_RETURN(scale_pow2, IntAttr(info, "scale_pow2", 0));
-  k->attrs_ = {block_size, fp8_type, saturate, scale_pow2};
-  FP8OPS_RETURN_IF_ERROR(ValidateQuantizeAttrs(k->attrs_));
-  FP8OPS_ASSIGN_OR_RETURN(x_type, KernelInputType(info, quantize_io::kX));
-  FP8OPS_ASSIGN_OR_RETURN(scale_type, KernelInputType(info, quantize_io::kScale));
-  if (!x_type) return absl::InvalidArgumentError("input X is missing");
-  FP8OPS_RETURN_IF_ERROR(ValidateQuantizeTypes(*x_type, scale_type));
+  FP8OPS_ASSIGN_OR_RETURN(attrs, ReadQuantizeKernel(info));
+  k->attrs_ = attrs;
   FP8OPS_ASSIGN_OR_RETURN(alloc, DeviceAllocator::ForKernel(info));
   k->alloc_ = std::move(alloc);
   return k;
@@ -174,21 +158,8 @@ absl::Status QuantizeFp8CudaKernel::Compute(OrtKernelContext* ctx) const {
 
 absl::StatusOr<std::unique_ptr<Fp8GemmCudaKernel>> Fp8GemmCudaKernel::Create(const OrtKernelInfo* info) {
   auto k = std::make_unique<Fp8GemmCudaKernel>();
-  FP8OPS_ASSIGN_OR_RETURN(block_n, IntAttr(info, "block_n", 128));
-  FP8OPS_ASSIGN_OR_RETURN(block_k, IntAttr(info, "block_k", 128));
-  FP8OPS_ASSIGN_OR_RETURN(a_block, IntAttr(info, "a_block", 128));
-  FP8OPS_ASSIGN_OR_RETURN(out_type, IntAttr(info, "out_type", 1));
-  k->attrs_ = {block_n, block_k, a_block, out_type};
-  FP8OPS_RETURN_IF_ERROR(ValidateGemmAttrs(k->attrs_));
-  FP8OPS_ASSIGN_OR_RETURN(a_type, KernelInputType(info, gemm_io::kA));
-  FP8OPS_ASSIGN_OR_RETURN(a_scale_type, KernelInputType(info, gemm_io::kAScale));
-  FP8OPS_ASSIGN_OR_RETURN(b_type, KernelInputType(info, gemm_io::kB));
-  FP8OPS_ASSIGN_OR_RETURN(b_scale_type, KernelInputType(info, gemm_io::kBScale));
-  FP8OPS_ASSIGN_OR_RETURN(bias_type, KernelInputType(info, gemm_io::kBias));
-  if (!a_type) return absl::InvalidArgumentError("input A is missing");
-  if (!b_type) return absl::InvalidArgumentError("input B is missing");
-  if (!b_scale_type) return absl::InvalidArgumentError("input B_scale is missing");
-  FP8OPS_RETURN_IF_ERROR(ValidateGemmTypes(k->attrs_, *a_type, a_scale_type, *b_type, *b_scale_type, bias_type));
+  FP8OPS_ASSIGN_OR_RETURN(setup, ReadGemmKernel(info));
+  k->attrs_ = setup.attrs;
   FP8OPS_ASSIGN_OR_RETURN(alloc, DeviceAllocator::ForKernel(info));
   k->alloc_ = std::move(alloc);
   return k;
@@ -245,16 +216,8 @@ absl::Status Fp8GemmCudaKernel::Compute(OrtKernelContext* ctx) const {
 absl::StatusOr<std::unique_ptr<DequantizeFp8CudaKernel>> DequantizeFp8CudaKernel::Create(
     const OrtKernelInfo* info) {
   auto k = std::make_unique<DequantizeFp8CudaKernel>();
-  FP8OPS_ASSIGN_OR_RETURN(block_size, OptionalIntAttr(info, "block_size"));
-  FP8OPS_ASSIGN_OR_RETURN(block_n, IntAttr(info, "block_n", 128));
-  FP8OPS_ASSIGN_OR_RETURN(block_k, IntAttr(info, "block_k", 128));
-  FP8OPS_ASSIGN_OR_RETURN(out_type, IntAttr(info, "out_type", 1));
-  k->attrs_ = {block_size, block_n, block_k, out_type};
-  FP8OPS_RETURN_IF_ERROR(ValidateDequantizeAttrs(k->attrs_));
-  FP8OPS_ASSIGN_OR_RETURN(x_type, KernelInputType(info, dequantize_io::kX));
-  FP8OPS_ASSIGN_OR_RETURN(scale_type, KernelInputType(info, dequantize_io::kScale));
-  if (!x_type || !scale_type) return absl::InvalidArgumentError("inputs X and scale are required");
-  FP8OPS_RETURN_IF_ERROR(ValidateDequantizeTypes(*x_type, *scale_type));
+  FP8OPS_ASSIGN_OR_RETURN(attrs, ReadDequantizeKernel(info));
+  k->attrs_ = attrs;
   return k;
 }
 

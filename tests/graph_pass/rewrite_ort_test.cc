@@ -13,6 +13,7 @@
 // The bounds leave about 1.5x room over the measured values (the tests print them).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "fp8ops/rewrite.h"
@@ -246,6 +247,40 @@ TEST(RewriteOrt, FilesRoundTripIdempotentAndInputUntouched) {
   EXPECT_EQ(r2->totals.nodes_rewritten, 0);
   EXPECT_EQ(r2->totals.nodes_already_fp8, 15);
   EXPECT_EQ(testing::ReadFile(again), testing::ReadFile(out));  // byte for byte
+}
+
+// The switch to external data when the output would pass the inline limit (2 GB by default;
+// lowered here so that a small model crosses it).
+TEST(RewriteOrt, OutputPastTheInlineLimitGetsExternalData) {
+  testing::TempDir dir;
+  const std::string in = dir / "llama.onnx", small = dir / "small_fp8.onnx", big = dir / "big_fp8.onnx";
+  testing::SaveModel(models::MakeLlamaDecoder(SmallLlama()), in);
+  const int64_t in_bytes = static_cast<int64_t>(testing::ReadFile(in).size());
+
+  RewriteOptions o;  // limit above the output's size: stays inline
+  o.inline_limit_bytes = in_bytes;
+  ASSERT_TRUE(RewriteFile(in, small, o).ok());
+  EXPECT_FALSE(std::filesystem::exists(small + ".data"));
+
+  o.inline_limit_bytes = 4096;  // limit below it: external data, as past 2 GB
+  auto r = RewriteFile(in, big, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(std::filesystem::exists(big + ".data"));
+  EXPECT_LT(testing::ReadFile(big).size(), testing::ReadFile(small).size() / 4);
+  EXPECT_LT(std::filesystem::file_size(big), static_cast<uintmax_t>(in_bytes));
+
+  // Both outputs load and compute the same.
+  auto s1 = host::Session::FromFile(small, PluginOptions());
+  auto s2 = host::Session::FromFile(big, PluginOptions());
+  ASSERT_TRUE(s1.ok()) << s1.status();
+  ASSERT_TRUE(s2.ok()) << s2.status();
+  const std::vector<std::pair<std::string, HostTensor>> in_x = {{"x", RandomInput({2, 7, 256}, 3)}};
+  auto y1 = (*s1)->Run(in_x);
+  auto y2 = (*s2)->Run(in_x);
+  ASSERT_TRUE(y1.ok()) << y1.status();
+  ASSERT_TRUE(y2.ok()) << y2.status();
+  ASSERT_EQ(y1->size(), y2->size());
+  for (size_t i = 0; i < y1->size(); ++i) EXPECT_EQ((*y1)[i].bytes, (*y2)[i].bytes) << "output " << i;
 }
 
 }  // namespace
