@@ -51,6 +51,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::FromBytes(const std::string& b
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path, const std::string* bytes,
                                                          const SessionOptions& o) {
   try {
+    // NOTE: the Env (and its default logger) must exist before an execution provider is appended:
+    // ORT's CUDA provider factory logs through it.
+    Ort::Env& env = GlobalEnv();
     Ort::SessionOptions so;
     so.SetIntraOpNumThreads(o.intra_op_threads);
     so.SetGraphOptimizationLevel(o.optimize ? GraphOptimizationLevel::ORT_ENABLE_ALL
@@ -64,9 +67,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path
     }
     auto impl = std::make_unique<Impl>();
     if (path != nullptr) {
-      impl->session = Ort::Session(GlobalEnv(), path->c_str(), so);
+      impl->session = Ort::Session(env, path->c_str(), so);
     } else {
-      impl->session = Ort::Session(GlobalEnv(), bytes->data(), bytes->size(), so);
+      impl->session = Ort::Session(env, bytes->data(), bytes->size(), so);
     }
     std::unique_ptr<Session> s(new Session(std::move(impl)));
     Ort::AllocatorWithDefaultOptions alloc;

@@ -7,9 +7,18 @@
 #ifndef FP8OPS_QUANTIZE_H_
 #define FP8OPS_QUANTIZE_H_
 
+#include <float.h>
+#include <math.h>
+
 #include <cstdint>
 
 #include "fp8ops/fp8.h"
+
+#if defined(__CUDACC__)
+#define FP8OPS_HOST_DEVICE __host__ __device__
+#else
+#define FP8OPS_HOST_DEVICE
+#endif
 
 namespace fp8ops {
 
@@ -29,8 +38,26 @@ inline int64_t EffectiveBlock(int64_t dim, int64_t block) { return block <= 0 ? 
 // Max |x| over finite values (NaN and +-Inf ignored).
 float FiniteAbsMax(const float* x, int64_t n);
 
-// Scale for a group whose finite amax is `amax`.
-float ScaleFromAmax(float amax, const Fp8QuantParams& p);
+// Scale for a group whose finite amax is `amax`: amax / fp8_max rounded to nearest, except that a
+// subnormal quotient is rounded up (it has too few bits: rounded down, amax / scale could exceed
+// fp8_max by up to 2x and overflow); a quotient that underflows to 0 becomes the smallest float.
+// One definition for the host and the CUDA kernels.
+FP8OPS_HOST_DEVICE inline float ScaleFromAmax(float amax, float fp8_max, bool pow2) {
+  if (!(amax > 0.0f)) return 1.0f;
+  float scale = amax / fp8_max;
+  if (scale < FLT_MIN && static_cast<double>(scale) * fp8_max < static_cast<double>(amax)) {
+    scale = nextafterf(scale, INFINITY);  // the product above is exact in double
+  }
+  if (pow2) {
+    int e;
+    const float m = frexpf(scale, &e);  // scale = m * 2^e, m in [0.5, 1); scale > 0 here
+    scale = (m == 0.5f) ? scale : ldexpf(1.0f, e);
+  }
+  return scale;
+}
+inline float ScaleFromAmax(float amax, const Fp8QuantParams& p) {
+  return ScaleFromAmax(amax, Fp8Max(p.format), p.scale_pow2);
+}
 
 // Quantizes n values with one scale: codes[i] = EncodeFp8(x[i] / scale). Division in float32.
 void QuantizeWithScale(const float* x, int64_t n, float scale, const Fp8QuantParams& p,

@@ -15,26 +15,6 @@ float FiniteAbsMax(const float* x, int64_t n) {
   return amax;
 }
 
-float ScaleFromAmax(float amax, const Fp8QuantParams& p) {
-  if (!(amax > 0.0f)) return 1.0f;
-  const float fp8_max = Fp8Max(p.format);
-  float scale = amax / fp8_max;
-  // NOTE: a subnormal quotient has too few bits to be rounded to nearest: rounded down, amax / scale
-  // can exceed fp8_max (up to 2x: overflow, NaN with saturate=0). Round it up instead (the product
-  // below is exact in double). This also turns a quotient that underflows to 0 into the smallest
-  // positive float.
-  if (scale < std::numeric_limits<float>::min() &&
-      static_cast<double>(scale) * fp8_max < static_cast<double>(amax)) {
-    scale = std::nextafter(scale, std::numeric_limits<float>::infinity());
-  }
-  if (p.scale_pow2) {
-    int e;
-    const float m = std::frexp(scale, &e);  // scale = m * 2^e, m in [0.5, 1); scale > 0 here
-    scale = (m == 0.5f) ? scale : std::ldexp(1.0f, e);
-  }
-  return scale;
-}
-
 void QuantizeWithScale(const float* x, int64_t n, float scale, const Fp8QuantParams& p,
                        uint8_t* codes) {
   if (p.format == Fp8Format::kE4M3FN) {

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "fp8ops/quantize.h"
+
 namespace fp8ops::cuda::detail {
 
 // ONNX element types (fp8.h's Fp8Format values), usable as template arguments.
@@ -116,16 +118,9 @@ __device__ __forceinline__ void Unpack(const uint4& v, float* out, __half*) {
   }
 }
 
-// Dynamic scale of a group from its finite amax: include/fp8ops/quantize.h's ScaleFromAmax.
+// Dynamic scale of a group from its finite amax: the one definition in include/fp8ops/quantize.h.
 __device__ __forceinline__ float ScaleFromAmax(float amax, float fp8_max, bool pow2) {
-  if (!(amax > 0.0f)) return 1.0f;
-  float scale = amax / fp8_max;
-  if (pow2) {
-    int e;
-    const float m = frexpf(scale, &e);
-    scale = (m == 0.5f) ? scale : ldexpf(1.0f, e);
-  }
-  return scale > 0.0f ? scale : 1.40129846e-45f;  // denorm_min, as the host code
+  return ::fp8ops::ScaleFromAmax(amax, fp8_max, pow2);
 }
 
 // |x| if finite, else 0: amax ignores NaN and +-Inf.
