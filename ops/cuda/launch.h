@@ -13,6 +13,7 @@
 
 #include "fp8ops/dtype.h"
 #include "fp8ops/quantize.h"
+#include "ops/common/problems.h"
 
 namespace fp8ops::cuda {
 
@@ -39,22 +40,8 @@ cudaError_t LaunchQuantizeFp8(const QuantizeLaunchArgs& a, cudaStream_t stream);
 
 // ----------------------------------------------------------------------------------- FP8GEMM
 
-// Y[m, n] = sum_k dequant(A)[m, k] * dequant(B)[n, k] (+ bias[n]); float32 accumulation, one
-// rounding to out_type. All pointers are device pointers.
-struct GemmLaunchArgs {
-  int64_t m = 0, n = 0, k = 0;
-  const void* a = nullptr;  // [m, k]: FP8 codes, or float/float16/bfloat16 (weight-only)
-  DType a_type = DType::kE4M3FN;
-  const float* a_scale = nullptr;  // [m, NumBlocks(k, a_block)] when A is FP8
-  int64_t a_block = 128;
-  const uint8_t* b = nullptr;  // [n, k] FP8 codes
-  Fp8Format b_format = Fp8Format::kE4M3FN;
-  const float* b_scale = nullptr;  // [NumBlocks(n, block_n), NumBlocks(k, block_k)]
-  int64_t block_n = 128, block_k = 128;
-  const void* bias = nullptr;  // [n] of out_type, or nullptr
-  DType out_type = DType::kBFloat16;
-  void* y = nullptr;  // [m, n] of out_type
-};
+// FP8GEMM with device pointers (ops/common/problems.h).
+using GemmLaunchArgs = ::fp8ops::GemmProblem;
 
 // The streaming kernel ("GEMV") for small M: reads every weight byte once per 16 rows of A with
 // 16-byte loads. Any shape and any scale granularity, in three variants:
@@ -79,19 +66,8 @@ cudaError_t LaunchExpandBlocks(const float* src, int64_t n, int64_t block, float
 
 // ----------------------------------------------------------------------------- DequantizeFP8
 
-// Same fields as reference::DequantizeProblem; x, scale and y are device pointers.
-struct DequantizeLaunchArgs {
-  int64_t rows = 0, k = 0;
-  const uint8_t* x = nullptr;
-  Fp8Format format = Fp8Format::kE4M3FN;
-  const float* scale = nullptr;
-  int64_t scale_count = 0;
-  bool last_axis_groups = false;
-  int64_t block_size = 128;
-  int64_t block_n = 128, block_k = 128;
-  DType out_type = DType::kFloat;
-  void* y = nullptr;
-};
+// The descriptor of ops/common/problems.h; x, scale and y are device pointers.
+using DequantizeLaunchArgs = ::fp8ops::DequantizeProblem;
 cudaError_t LaunchDequantizeFp8(const DequantizeLaunchArgs& a, cudaStream_t stream);
 
 }  // namespace fp8ops::cuda
