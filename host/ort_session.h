@@ -36,7 +36,20 @@ struct SessionOptions {
   std::string execution_provider = "cpu";  // "cpu" or "cuda"
   int intra_op_threads = 1;         // 0 = ORT default
   bool optimize = true;             // ORT graph optimizations (ORT_ENABLE_ALL) vs basic
+  // CUDA provider only: capture the whole run as a CUDA graph (ORT's enable_cuda_graph) and replay
+  // it; inputs and outputs then live in device buffers bound once (IoBinding), refilled from and
+  // copied back to the host tensors at every Run. Every Run must have the same input shapes.
+  bool cuda_graph = false;
 };
+
+// Free and total memory of the current CUDA device (cudaMemGetInfo through a dlopen()ed CUDA
+// runtime, so that the host never links CUDA: it must run on machines without a GPU). The first
+// call creates the device's primary context, the one ONNX Runtime's CUDA provider uses.
+// Unavailable (error) without a CUDA runtime or a GPU.
+struct DeviceMemory {
+  int64_t free_bytes = 0, total_bytes = 0;
+};
+absl::StatusOr<DeviceMemory> CudaDeviceMemory();
 
 class Session {
  public:
@@ -50,6 +63,10 @@ class Session {
 
   // Runs with the given named inputs; returns every graph output in order.
   absl::StatusOr<std::vector<HostTensor>> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs);
+  // CUDA graph sessions, after a first Run: runs again on the inputs already in the device buffers
+  // and waits for it, without the host copies (inputs and outputs resident on the GPU, as in
+  // decoding loops); the outputs stay on the device.
+  absl::Status RunResident();
 
  private:
   struct Impl;

@@ -7,6 +7,19 @@
 #                                       non-system shared libraries they need into DIR, to carry to
 #                                       a GPU machine that has only the CUDA libraries
 #   scripts/cuda_run.sh --run DIR       on the GPU machine: run what --pack put in DIR
+#   scripts/cuda_run.sh --stage DIR     on the GPU machine: copy DIR's files into $STAGE (default
+#                                       /tmp/fp8ops_stage), for files too large for one call's
+#                                       carry (ONNX Runtime's CUDA provider: 3 parts, one per call
+#                                       while the machine stays warm); --run joins them
+#   scripts/cuda_run.sh --make-ort-parts   here: (re)make those parts from the ORT download:
+#                                       build-cuda/ort_aa, ort_ab, ort_ac (xz stream split in 55 MiB
+#                                       parts) and build-cuda/ort_core (libonnxruntime.so xz, the
+#                                       shared provider library, the parts' sha256); --pack copies
+#                                       ort_core into DIR/ort
+#
+# The 4-call sequence on a lent GPU (run tool, 30 s idle limit between calls):
+#   carry build-cuda/ort_aa: scripts/cuda_run.sh --stage build-cuda/ort_aa   (same for ort_ab, ort_ac)
+#   carry build-cuda/devpack: RESULTS_DIR=$OUT scripts/cuda_run.sh --run build-cuda/devpack --model-bench
 #
 # What runs: nvidia-smi; the CUDA kernel tests (gtest); compute-sanitizer memcheck on a subset of
 # them (if installed); the kernel benchmarks (bench/cuda/fp8_cuda_bench); the in-ONNX-Runtime
@@ -15,7 +28,11 @@
 # Results: RESULTS_DIR (default $OUT when set, else bench/results/) gets the logs and
 # cuda_bench_<gpu>_<date>.md with the GPU, the date and the command in its header.
 #
-# Options: --quick (fewer benchmark shapes), --no-bench, --no-tests, --no-sanitizer.
+# Options: --quick (fewer benchmark shapes), --no-bench, --no-tests, --no-sanitizer,
+#   --model-bench (the generated Llama-style decoder, FP16 vs its FP8 rewrites, in ORT's CUDA EP:
+#   latency at seq 1 and prefill lengths, output cosine, GPU memory per session; needs ORT),
+#   --model-bench-8b (the same at Llama-3-8B widths: hidden 4096, 32 heads, MLP 14336, 4 layers;
+#   CUDA-graph EP, seq 1 and 512), --conformance (the conformance suite on the CUDA EP; needs ORT).
 # Environment: CUDA_LIBS (folder with libcudart/libcublas/libcublasLt 13, added to
 # LD_LIBRARY_PATH), RESULTS_DIR, ORT_CUDA_LIB.
 set -uo pipefail
@@ -29,6 +46,10 @@ QUICK=""
 DO_TESTS=1
 DO_BENCH=1
 DO_SAN=1
+DO_MODEL=0
+DO_MODEL8B=0
+DO_CONF=0
+STAGE=${STAGE:-/tmp/fp8ops_stage}
 while [ $# -gt 0 ]; do
   case "$1" in
     --pack) MODE=pack; PACK_DIR=$2; shift ;;
@@ -37,14 +58,19 @@ while [ $# -gt 0 ]; do
     --no-bench) DO_BENCH=0 ;;
     --no-tests) DO_TESTS=0 ;;
     --no-sanitizer) DO_SAN=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --model-bench) DO_MODEL=1 ;;
+    --model-bench-8b) DO_MODEL8B=1 ;;
+    --conformance) DO_CONF=1 ;;
+    --stage) MODE=stage; PACK_DIR=$2; shift ;;
+    --make-ort-parts) MODE=make_ort_parts ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "cuda_run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
 BUILD=${FP8OPS_CUDA_BUILD_DIR:-build-cuda}
-TARGETS="fp8ops fp8ops_cuda cuda_kernels_test cuda_ort_test fp8_cuda_bench"
+TARGETS="fp8ops fp8ops_cuda cuda_kernels_test cuda_ort_test fp8_cuda_bench fp8ops_demo fp8ops_cli_main fp8ops_gen_models"
 
 build() {
   local ort_root
@@ -62,6 +88,8 @@ pack() {
   rm -rf "$dir"; mkdir -p "$dir/bin" "$dir/lib"
   cp "$BUILD/libfp8ops.so" "$BUILD/libfp8ops_cuda.so" "$dir/lib/"
   cp "$BUILD/tests/cuda/cuda_kernels_test" "$BUILD/tests/cuda/cuda_ort_test" "$BUILD/bench/cuda/fp8_cuda_bench" "$dir/bin/"
+  cp "$BUILD/models/demo/fp8ops_demo" "$BUILD/graph_pass/fp8ops" "$BUILD/models/gen/fp8ops_gen_models" "$dir/bin/"
+  if [ -d build-cuda/ort_core ]; then cp -r build-cuda/ort_core "$dir/ort"; fi
   local f
   for f in "$dir"/bin/* "$dir"/lib/*.so; do
     ldd "$f" | awk '/=> \// {print $3}'
@@ -77,10 +105,36 @@ pack() {
   du -sh "$dir"
 }
 
+# ONNX Runtime with its CUDA provider in /tmp/ortlib from the parts --stage put in $STAGE and the
+# pack's ort/ folder (libonnxruntime.so xz, the shared provider library, the parts' sha256).
+join_ort() {
+  local ort=$1 dst=/tmp/ortlib
+  [ -e "$dst/libonnxruntime_providers_cuda.so" ] && { echo "$dst"; return 0; }
+  ls "$STAGE"/prov.xz.part_* >/dev/null 2>&1 || return 1
+  [ -f "$ort/prov.sha256" ] || return 1
+  local sum
+  sum=$(cat "$STAGE"/prov.xz.part_* | sha256sum | cut -c1-64)
+  if [ "$sum" != "$(cut -c1-64 "$ort/prov.sha256")" ]; then
+    echo "ORT CUDA provider parts: sha256 mismatch ($sum)" >&2
+    return 1
+  fi
+  mkdir -p "$dst"
+  cat "$STAGE"/prov.xz.part_* | xz -d -T0 > "$dst/libonnxruntime_providers_cuda.so" || return 1
+  xz -d -c "$ort/libonnxruntime.so.1.29.0.xz" > "$dst/libonnxruntime.so.1.29.0" || return 1
+  ln -sf libonnxruntime.so.1.29.0 "$dst/libonnxruntime.so.1"
+  ln -sf libonnxruntime.so.1.29.0 "$dst/libonnxruntime.so"
+  cp "$ort/libonnxruntime_providers_shared.so" "$dst/"
+  echo "$dst"
+}
+
 run_all() {
   local bin=$1 bench=$2 lib=$3 plugin=$4
   local results=${RESULTS_DIR:-${OUT:-$ROOT/bench/results}}
   mkdir -p "$results"
+  if [ -z "${ORT_CUDA_LIB:-}" ] && [ -d "$lib/../ort" ]; then
+    ORT_CUDA_LIB=$(join_ort "$lib/../ort") || ORT_CUDA_LIB=""
+    echo "ONNX Runtime + CUDA provider: ${ORT_CUDA_LIB:-not available}"
+  fi
   local cuda_libs=${CUDA_LIBS:-}
   if [ -z "$cuda_libs" ]; then
     for d in /opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib /usr/local/cuda/lib64; do
@@ -135,10 +189,76 @@ run_all() {
     tail -n 30 "$results/cuda_bench.log"
     [ "$rc" = 0 ] || status=1
   fi
+  if [ "$DO_MODEL" = 1 ]; then
+    echo "== whole model in ONNX Runtime's CUDA execution provider"
+    model_bench "$bin" "$plugin" "$results" model_bench_cuda_ep.log || status=1
+  fi
+  if [ "$DO_MODEL8B" = 1 ]; then
+    echo "== whole model at Llama-3-8B widths in ONNX Runtime's CUDA execution provider"
+    FP8OPS_LLM_HIDDEN=4096 FP8OPS_LLM_HEADS=32 FP8OPS_LLM_INTERMEDIATE=14336 FP8OPS_LLM_LAYERS=4 \
+      FP8OPS_MODEL_EPS=${FP8OPS_MODEL_EPS_8B:-cuda-graph} FP8OPS_MODEL_SEQS=${FP8OPS_MODEL_SEQS_8B:-1 512} \
+      model_bench "$bin" "$plugin" "$results" model_bench_8b_cuda_ep.log || status=1
+  fi
+  if [ "$DO_CONF" = 1 ]; then
+    echo "== conformance on the CUDA EP"
+    "$bin/fp8ops" conformance --plugin "$plugin" --ep cuda "$ROOT/tests/conformance/cases" \
+      > "$results/conformance_cuda_ep.log" 2>&1
+    local rc=$?
+    tail -n 2 "$results/conformance_cuda_ep.log"
+    [ "$rc" = 0 ] || status=1
+  fi
   return $status
 }
 
+# The generated Llama-style decoder (scripts/main_job.sh's LLM section) in FP16 and its FP8
+# rewrites (W8A8, weight-only), side by side in the CUDA EP at decode (seq 1) and prefill lengths.
+model_bench() {
+  local bin=$1 plugin=$2 results=$3 logname=$4
+  local work=${MODEL_WORK:-/tmp/fp8ops_models}
+  local hidden=${FP8OPS_LLM_HIDDEN:-2048} heads=${FP8OPS_LLM_HEADS:-16}
+  local inter=${FP8OPS_LLM_INTERMEDIATE:-5632} layers=${FP8OPS_LLM_LAYERS:-4}
+  local runs=${FP8OPS_MODEL_RUNS:-50}
+  mkdir -p "$work"
+  local base=$work/llama_h${hidden}_i${inter}_l${layers}
+  local log=$results/$logname
+  {
+    echo "command: $CMDLINE; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    if [ ! -f "${base}_fp8_wo.onnx" ]; then
+      "$bin/fp8ops_gen_models" --llama "${base}_fp16.onnx" --hidden "$hidden" --heads "$heads" \
+        --intermediate "$inter" --layers "$layers" --external --fp16 || return 1
+      "$bin/fp8ops" rewrite "${base}_fp16.onnx" "${base}_fp8_w8a8.onnx" --recipe w8a8 --quiet || return 1
+      "$bin/fp8ops" rewrite "${base}_fp16.onnx" "${base}_fp8_wo.onnx" --recipe weight-only --quiet || return 1
+    fi
+    ls -la "$work"
+    local seq ep
+    for ep in ${FP8OPS_MODEL_EPS:-cuda cuda-graph}; do
+      for seq in ${FP8OPS_MODEL_SEQS:-1 128 512}; do
+        echo "---- --ep $ep, seq $seq"
+        "$bin/fp8ops_demo" bench --ep "$ep" --plugin "$plugin" --runs "$runs" --seq "$seq" \
+          --model "fp16=${base}_fp16.onnx" --model "fp8 w8a8=${base}_fp8_w8a8.onnx" \
+          --model "fp8 weight-only=${base}_fp8_wo.onnx"
+      done
+    done
+  } > "$log" 2>&1
+  local rc=$?
+  grep -v "^  running" "$log" | tail -n 60
+  return $rc
+}
+
 case "$MODE" in
+  stage)
+    mkdir -p "$STAGE" && cp "$PACK_DIR"/* "$STAGE"/ && ls -la "$STAGE"
+    ;;
+  make_ort_parts)
+    lib=$(scripts/setup.sh --quiet | tail -n 1)/lib
+    mkdir -p build-cuda/ort_aa build-cuda/ort_ab build-cuda/ort_ac build-cuda/ort_core
+    xz -T0 -c "$lib/libonnxruntime_providers_cuda.so" | split -b 55M - build-cuda/prov.xz.part_
+    for p in aa ab ac; do mv "build-cuda/prov.xz.part_$p" "build-cuda/ort_$p/"; done
+    cat build-cuda/ort_a?/prov.xz.part_* | sha256sum | cut -c1-64 > build-cuda/ort_core/prov.sha256
+    xz -T0 -c "$lib/libonnxruntime.so.1.29.0" > build-cuda/ort_core/libonnxruntime.so.1.29.0.xz
+    cp "$lib/libonnxruntime_providers_shared.so" build-cuda/ort_core/
+    du -sh build-cuda/ort_*
+    ;;
   pack)
     build || exit 1
     pack "$PACK_DIR"

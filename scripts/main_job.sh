@@ -18,7 +18,7 @@
 # Environment: FP8OPS_BUILD_DIR (default build), FP8OPS_CLI (a rewrite CLI to use instead of the one
 # built here), FP8OPS_CACHE (default ~/.cache/fp8ops: downloads and the models this job writes),
 # FP8OPS_LLM_HIDDEN / _HEADS / _INTERMEDIATE / _LAYERS / _SEQ (the generated model: 2048 / 16 / 5632 /
-# 4 layers, run on 32 tokens).
+# 4 layers, run on 1 and on 32 tokens; FP8OPS_LLM_SEQ="1 32").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -103,8 +103,8 @@ if [ "$LLM" = 1 ]; then
   HEADS=${FP8OPS_LLM_HEADS:-16}
   INTER=${FP8OPS_LLM_INTERMEDIATE:-5632}
   LAYERS=${FP8OPS_LLM_LAYERS:-4}
-  SEQ=${FP8OPS_LLM_SEQ:-32}
-  section "a generated Llama-style decoder at LLM width: hidden $HIDDEN, $HEADS heads, MLP $INTER, $LAYERS layers; $SEQ tokens"
+  SEQS=${FP8OPS_LLM_SEQ:-1 32}
+  section "a generated Llama-style decoder at LLM width: hidden $HIDDEN, $HEADS heads, MLP $INTER, $LAYERS layers; ${SEQS// / and } tokens"
   if [ -z "$LLM_TARGET" ]; then
     echo "skipped: the model generator (models/gen, fp8ops_gen_models) is not in this tree"
   else
@@ -121,10 +121,17 @@ if [ "$LLM" = 1 ]; then
     done
     run_quiet "$CLI" rewrite "${LLAMA}_fp32.onnx" "$WORK/llama_fp8.onnx" --recipe w8a8
     run_quiet "$CLI" rewrite "${LLAMA}_fp16.onnx" "$WORK/llama_fp16_fp8.onnx" --recipe w8a8
-    run "$DEMO" bench --plugin "$PLUGIN" --threads "$THREADS" --runs "$RUNS" --seq "$SEQ" \
-      --model "fp32=${LLAMA}_fp32.onnx" --model "fp8 w8a8=$WORK/llama_fp8.onnx" \
-      --model "fp16=${LLAMA}_fp16.onnx" --model "fp16 -> fp8 w8a8=$WORK/llama_fp16_fp8.onnx" \
-      --vs "fp16 -> fp8 w8a8=fp16"
+    run_quiet "$CLI" rewrite "${LLAMA}_fp32.onnx" "$WORK/llama_fp8_wo.onnx" --recipe weight-only
+    # 1 token: the decode step (weights streamed from memory once per token); 32: a prefill chunk.
+    for seq in $SEQS; do
+      echo
+      echo "--- $seq token(s)"
+      run "$DEMO" bench --plugin "$PLUGIN" --threads "$THREADS" --runs "$RUNS" --seq "$seq" \
+        --model "fp32=${LLAMA}_fp32.onnx" --model "fp8 w8a8=$WORK/llama_fp8.onnx" \
+        --model "fp8 weight-only=$WORK/llama_fp8_wo.onnx" \
+        --model "fp16=${LLAMA}_fp16.onnx" --model "fp16 -> fp8 w8a8=$WORK/llama_fp16_fp8.onnx" \
+        --vs "fp16 -> fp8 w8a8=fp16"
+    done
   fi
 fi
 

@@ -13,7 +13,9 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe]   (--probe: only the cuBLASLt scale-mode probe)
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe] [--algos]
+//   --probe: only the cuBLASLt scale-mode probe; --algos: only the sweep over cuBLASLt's proposed
+//   algorithms for block-scaled FP8 at large M (is the heuristic's first choice the fastest?)
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -344,15 +346,107 @@ void Probe(cudaStream_t stream) {
   cublasLtDestroy(h);
 }
 
+// ------------------------------------------------------------------------------ algorithms
+// How much the heuristic's first choice leaves on the table for block-scaled FP8 at large M: the
+// top `want` algorithms cuBLASLt proposes (same descriptors as ops/cuda/fp8_gemm_cuda.cc: weights
+// BLK128x128 as cuBLASLt's A, activations VEC128 as its B, bf16 out), each timed.
+void AlgoSweep(cudaStream_t stream, size_t l2, const std::vector<Shape>& shapes, int want) {
+  cublasLtHandle_t h;
+  CKB(cublasLtCreate(&h));
+  Out("## cuBLASLt block-scaled FP8: the heuristic's top %d algorithms, each timed\n\n", want);
+  Out("| M | K | N | algorithms | #1 (heuristic) us | best us | best is # | best / #1 "
+      "|\n|---|---|---|---|---|---|---|---|\n");
+  for (const Shape& s : shapes) {
+    const int64_t m = s.m, k = s.k, n = s.n, kb = k / 128, nb = n / 128;
+    const int sets = RotationSets(n * k, l2);
+    std::vector<uint8_t*> w(sets);
+    std::vector<float*> ws(sets);
+    for (int i = 0; i < sets; ++i) {
+      w[i] = static_cast<uint8_t*>(DevAlloc(n * k));
+      Fp8Rand(w[i], n * k);
+      ws[i] = static_cast<float*>(DevAlloc(4 * nb * kb));
+      ScaleRand(ws[i], nb * kb, 0.5e-3f, 1.5e-3f);
+    }
+    auto* x = static_cast<uint8_t*>(DevAlloc(m * k));
+    Fp8Rand(x, m * k);
+    auto* xs = static_cast<float*>(DevAlloc(4 * m * kb));
+    ScaleRand(xs, m * kb, 0.5e-3f, 1.5e-3f);
+    void* y = DevAlloc(2 * m * n);
+    const size_t ws_bytes = size_t{32} << 20;
+    void* lws = DevAlloc(ws_bytes);
+    cublasLtMatmulDesc_t op;
+    CKB(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
+    const int32_t ma = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F,
+                  mb = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F;
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &ma, sizeof ma));
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mb, sizeof mb));
+    const void* sa = ws[0];
+    const void* sb = xs;
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa));
+    CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb));
+    cublasLtMatrixLayout_t la, lb, lc;
+    CKB(cublasLtMatrixLayoutCreate(&la, CUDA_R_8F_E4M3, k, n, k));
+    CKB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8F_E4M3, k, m, k));
+    CKB(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, n, m, n));
+    cublasLtMatmulPreference_t pref;
+    CKB(cublasLtMatmulPreferenceCreate(&pref));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &ws_bytes, sizeof ws_bytes));
+    std::vector<cublasLtMatmulHeuristicResult_t> res(want);
+    int found = 0;
+    CKB(cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, lc, lc, pref, want, res.data(), &found));
+    const float alpha = 1, beta = 0;
+    double first = 0, best = 1e30;
+    int best_i = -1;
+    for (int a = 0; a < found; ++a) {
+      if (res[a].state != CUBLAS_STATUS_SUCCESS || res[a].workspaceSize > ws_bytes) continue;
+      bool failed = false;
+      const double tm = TimeIt([&](int i) {
+        const void* p = ws[i % sets];
+        cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &p, sizeof p);
+        if (cublasLtMatmul(h, op, &alpha, w[i % sets], la, x, lb, &beta, y, lc, y, lc, &res[a].algo,
+                           lws, res[a].workspaceSize, stream) != CUBLAS_STATUS_SUCCESS) {
+          failed = true;
+        }
+      });
+      if (failed) continue;
+      if (a == 0) first = tm;
+      if (tm < best) {
+        best = tm;
+        best_i = a;
+      }
+    }
+    Out("| %lld | %lld | %lld | %d | %.1f | %.1f | %d | %.3f |\n", (long long)m, (long long)k,
+        (long long)n, found, first * 1e6, best * 1e6, best_i + 1, first > 0 ? best / first : 0.0);
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(op);
+    for (auto p : w) CK(cudaFree(p));
+    for (auto p : ws) CK(cudaFree(p));
+    CK(cudaFree(x));
+    CK(cudaFree(xs));
+    CK(cudaFree(y));
+    CK(cudaFree(lws));
+  }
+  Out("\n");
+  cublasLtDestroy(h);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* out_path = nullptr;
-  bool quick = false, probe_only = false;
+  bool quick = false, probe_only = false, algos_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--probe") == 0) probe_only = true;
+    if (std::strcmp(argv[i], "--algos") == 0) algos_only = true;
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -371,6 +465,25 @@ int main(int argc, char** argv) {
   cudaStream_t stream = nullptr;  // legacy default stream for everything here
   Probe(stream);
   if (probe_only) return 0;
+  if (algos_only) {
+    AlgoSweep(stream, l2,
+              {{1024, 4096, 4096},
+               {1024, 4096, 14336},
+               {1024, 14336, 4096},
+               {4096, 4096, 4096},
+               {4096, 4096, 14336},
+               {4096, 14336, 4096},
+               {8192, 8192, 8192},
+               {512, 2048, 5632}},
+              8);
+    if (out_path != nullptr) {
+      if (FILE* f = std::fopen(out_path, "w"); f != nullptr) {
+        std::fputs(g_report.c_str(), f);
+        std::fclose(f);
+      }
+    }
+    return 0;
+  }
 
   // ---------------------------------------------------------------------------- ceilings
   double copy_tbs = 0;
@@ -568,15 +681,41 @@ int main(int argc, char** argv) {
     if (m <= 16) {
       const double t_mma = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore)); });
       row("streaming W8A8", "gemv_mma", t_mma, bytes_fp8);
+      // The same without the programmatic dependent launch (each launch waits for the previous).
+      setenv("FP8OPS_CUDA_GEMV_PDL", "0", 1);
+      const double t_mma_nopdl = TimeIt([&](int i) {
+        CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore));
+      });
+      unsetenv("FP8OPS_CUDA_GEMV_PDL");
+      row("streaming W8A8, no PDL", "gemv_mma", t_mma_nopdl, bytes_fp8);
+      // A decode step as ONNX Runtime runs it: QuantizeFP8 of the bf16 activations, then FP8GEMM.
+      const double t_pipe = TimeIt([&](int i) {
+        cuda::QuantizeLaunchArgs q;
+        q.rows = m;
+        q.k = k;
+        q.x = ab;
+        q.x_type = DType::kBFloat16;
+        q.block_size = 128;
+        q.y = aq;
+        q.y_scale = asc;
+        CK(cuda::LaunchQuantizeFp8(q, stream));
+        cuda::GpuStatus r =
+            cuda::RunFp8Gemm(args(i, false), plan, ws, plan.workspace_bytes, stream);
+        if (!r.ok()) std::exit(1);
+      });
+      row("QuantizeFP8 + FP8GEMM", cuda::GemmPathName(plan.path), t_pipe, bytes_fp8 + 2 * m * k);
       const double t_gemv = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kVector)); });
       row("streaming W8A8", "gemv_ffma16B", t_gemv, bytes_fp8);
       const double t_wo = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, true), stream)); });
       row("streaming weight-only", "gemv_ffma16B", t_wo, bytes_wo);
       std::snprintf(line, sizeof line,
-                    "M=%lld K=%lld N=%lld: streaming W8A8 mma %.2f TB/s of weights (%.2fx BF16), ffma %.2f TB/s "
-                    "(%.2fx); weight-only %.2f TB/s (%.2fx BF16)",
-                    (long long)m, (long long)k, (long long)n, w8 / t_mma / 1e12, t_bf16 / t_mma, w8 / t_gemv / 1e12,
-                    t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo);
+                    "M=%lld K=%lld N=%lld: streaming W8A8 mma %.2f TB/s of weights (%.2fx BF16; no "
+                    "PDL %.2f TB/s, "
+                    "%.2fx), ffma %.2f TB/s (%.2fx); weight-only %.2f TB/s (%.2fx BF16); "
+                    "quantize+gemm %.2fx BF16",
+                    (long long)m, (long long)k, (long long)n, w8 / t_mma / 1e12, t_bf16 / t_mma,
+                    w8 / t_mma_nopdl / 1e12, t_bf16 / t_mma_nopdl, w8 / t_gemv / 1e12,
+                    t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo, t_bf16 / t_pipe);
       summary.push_back(line);
     }
 
@@ -610,6 +749,20 @@ int main(int argc, char** argv) {
         row("raw cuBLASLt block-scaled", "cublasLtMatmul", t_lt, bytes_fp8);
         CK(cudaFree(lws));
       }
+    }
+
+    // cuBLAS BF16 once more at the end of the shape: its spread is the noise of every ratio above.
+    {
+      const double t_bf16_2 = TimeIt([&](int i) {
+        CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, wb[i % sets16],
+                         CUDA_R_16BF, k, ab, CUDA_R_16BF, k, &beta, y, CUDA_R_16BF, n,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      });
+      row("cuBLAS BF16 (again, last)", "cublasGemmEx", t_bf16_2, bytes_16);
+      std::snprintf(line, sizeof line,
+                    "M=%lld K=%lld N=%lld: FP8GEMM %.2fx / %.2fx the first / last BF16 timing",
+                    (long long)m, (long long)k, (long long)n, t_bf16 / t_fp8, t_bf16_2 / t_fp8);
+      summary.push_back(line);
     }
 
     // Cross-check at one mid-size shape: the cuBLASLt path against the streaming kernel.

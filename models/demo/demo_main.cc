@@ -9,9 +9,14 @@
 //       --check: exit 1 unless every model decodes every image as the first model does, with top-1
 //       agreement >= 97% and cosine >= 0.98. --vs MODEL=BASELINE (names) adds a before/after line.
 //   fp8ops_demo bench --model NAME=PATH [--model ...] [--dim NAME=V ...] [--seq S] [--batch B]
-//                     [--plugin LIB] [--threads T] [--runs N]
+//                     [--plugin LIB] [--threads T] [--runs N] [--ep cpu|cuda|cuda-graph]
 //       Any model on seeded random inputs (symbolic dims: --dim, else batch for the first, seq for
 //       the others): output cosine against the first model and the same per-model numbers.
+//       --ep cuda: in ONNX Runtime's CUDA execution provider (the plugin's CUDA kernels); adds the
+//       device memory each session holds after creation (weights) and after the runs.
+//       --ep cuda-graph: the same with the run captured once as a CUDA graph and replayed (ORT's
+//       enable_cuda_graph; inputs and outputs in device buffers bound once); the timed runs are
+//       replays on the GPU-resident inputs, without host copies.
 //   fp8ops_demo to-fp16 IN OUT
 //       The FP16 copy of an FP32 model (see models/demo/model_tools.h).
 //   fp8ops_demo summary MODEL
@@ -51,6 +56,7 @@ struct Args {
   std::map<std::string, int64_t> dims;
   std::vector<std::pair<std::string, std::string>> extra_pairs;  // --vs MODEL=BASELINE (names)
   std::string keys, images, plugin;
+  std::string ep = "cpu";
   int threads = 1, runs = 5;
   int64_t seq = 16, batch = 1;
   bool check = false;
@@ -91,6 +97,10 @@ Args ParseArgs(int argc, char** argv, int first) {
       a.images = value();
     } else if (k == "--plugin") {
       a.plugin = value();
+    } else if (k == "--ep") {
+      a.ep = value();
+      if (a.ep != "cpu" && a.ep != "cuda" && a.ep != "cuda-graph")
+        Usage("--ep takes cpu, cuda or cuda-graph");
     } else if (k == "--threads") {
       a.threads = std::atoi(value().c_str());
     } else if (k == "--runs") {
@@ -163,6 +173,9 @@ absl::StatusOr<std::vector<Measured>> MeasureAll(const Args& a,
   po.plugin_path = a.plugin;
   po.threads = a.threads;
   po.runs = a.runs;
+  po.ep = a.ep;
+  // The CUDA provider's first runs create handles and pick cuBLAS algorithms: keep them untimed.
+  if (a.ep != "cpu") po.warmup = 3;
   for (const auto& m : a.models) {
     std::fprintf(stderr, "  running %s (%s) ...\n", m.name.c_str(), m.path.c_str());
     auto summary = Summarize(m.path);
@@ -187,8 +200,24 @@ void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency
                 Mib(m.probe.peak_rss_kib * 1024).c_str(), m.probe.load_ms, m.probe.median_ms,
                 m.probe.min_ms);
   }
+  const bool gpu = ms[0].probe.gpu_loaded_bytes >= 0;
+  if (gpu) {
+    std::printf("\n%s  %16s  %16s  (CUDA execution provider: device memory held by the session)\n",
+                Pad("model", name_w).c_str(), "GPU after load", "GPU after runs");
+    for (const auto& m : ms) {
+      std::printf("%s  %16s  %16s\n", Pad(m.model.name, name_w).c_str(),
+                  Mib(m.probe.gpu_loaded_bytes).c_str(), Mib(m.probe.gpu_after_runs_bytes).c_str());
+    }
+  }
   auto ratio = [](double after, double before) { return before > 0 ? after / before : 0.0; };
   auto compare = [&](const Measured& m, const Measured& base) {
+    if (gpu) {
+      std::printf("  %s vs %s: GPU memory after load x%.2f, after runs x%.2f; speed-up x%.2f\n",
+                  m.model.name.c_str(), base.model.name.c_str(),
+                  ratio(m.probe.gpu_loaded_bytes, base.probe.gpu_loaded_bytes),
+                  ratio(m.probe.gpu_after_runs_bytes, base.probe.gpu_after_runs_bytes),
+                  ratio(base.probe.median_ms, m.probe.median_ms));
+    }
     std::printf(
         "  %s vs %s: GEMM weights x%.2f, file x%.2f, peak RSS %+.1f MiB (x%.2f), latency x%.2f\n",
         m.model.name.c_str(), base.model.name.c_str(),
@@ -214,8 +243,11 @@ void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency
   }
   std::printf(
       "  (peak RSS: VmHWM of a fresh process per model; ONNX Runtime loaded, no session: %s. "
-      "latency: median of %d runs after warm-up, %d intra-op thread%s)\n",
-      Mib(ref.probe.rss_start_kib * 1024).c_str(), a.runs, a.threads, a.threads == 1 ? "" : "s");
+      "latency: median of %d runs after warm-up, %d intra-op thread%s, %s execution provider%s)\n",
+      Mib(ref.probe.rss_start_kib * 1024).c_str(), a.runs, a.threads, a.threads == 1 ? "" : "s",
+      a.ep.c_str(),
+      a.ep == "cuda-graph" ? "; graph replays on GPU-resident inputs and outputs, no host copies"
+                           : "");
 }
 
 int RunOcr(const Args& a) {

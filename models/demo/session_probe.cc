@@ -111,23 +111,42 @@ absl::StatusOr<std::vector<InputSet>> ReadInputSets(const std::string& path) {
   return sets;
 }
 
-// argv: self __probe MODEL INPUTS OUTPUTS PLUGIN THREADS WARMUP RUNS
+// argv: self __probe MODEL INPUTS OUTPUTS PLUGIN THREADS WARMUP RUNS EP
 int ProbeChildMain(int argc, char** argv) {
-  if (argc != 9) {
+  if (argc != 10) {
     std::fprintf(stderr, "probe: bad arguments\n");
     return 2;
   }
   const std::string model = argv[2], in_path = argv[3], out_path = argv[4], plugin = argv[5];
   const int threads = std::atoi(argv[6]), warmup = std::atoi(argv[7]), runs = std::atoi(argv[8]);
+  const std::string ep = argv[9];
   auto inputs = ReadInputSets(in_path);
   if (!inputs.ok()) {
     std::fprintf(stderr, "probe: %s\n", std::string(inputs.status().message()).c_str());
     return 1;
   }
+  // The device's free memory before the session (this creates the CUDA context, so the context
+  // itself is not counted) and after it: what the session holds on the GPU.
+  int64_t gpu_free_before = -1;
+  auto gpu_used = [&]() -> int64_t {
+    if (gpu_free_before < 0) return -1;
+    auto m = host::CudaDeviceMemory();
+    return m.ok() ? gpu_free_before - m->free_bytes : -1;
+  };
+  if (ep == "cuda" || ep == "cuda-graph") {
+    auto m = host::CudaDeviceMemory();
+    if (!m.ok()) {
+      std::fprintf(stderr, "probe: %s\n", std::string(m.status().message()).c_str());
+      return 1;
+    }
+    gpu_free_before = m->free_bytes;
+  }
   const int64_t rss_start = ReadProcStatusKib("VmRSS");
   host::SessionOptions so;
   so.plugin_path = plugin == "-" ? "" : plugin;
   so.intra_op_threads = threads;
+  so.execution_provider = ep == "cuda-graph" ? "cuda" : ep;
+  so.cuda_graph = ep == "cuda-graph";
   auto t0 = Clock::now();
   auto session = host::Session::FromFile(model, so);
   if (!session.ok()) {
@@ -137,6 +156,7 @@ int ProbeChildMain(int argc, char** argv) {
   }
   const double load_ms = MsSince(t0);
   const int64_t rss_loaded = ReadProcStatusKib("VmRSS");
+  const int64_t gpu_loaded = gpu_used();
   std::vector<InputSet> outputs(inputs->size());
   for (int pass = 0; pass < std::max(1, warmup); ++pass) {
     for (size_t i = 0; i < inputs->size(); ++i) {
@@ -153,11 +173,15 @@ int ProbeChildMain(int argc, char** argv) {
       }
     }
   }
+  // CUDA graph sessions with one input set: the timed runs replay the graph on the inputs already
+  // on the GPU (no host copies), as a decoding loop with device-resident tensors would.
+  const bool resident = ep == "cuda-graph" && inputs->size() == 1;
   std::vector<double> times;
   for (int r = 0; r < runs; ++r) {
     t0 = Clock::now();
     for (const auto& set : *inputs) {
-      if (!(*session)->Run(set).ok()) {
+      const bool ok = resident ? (*session)->RunResident().ok() : (*session)->Run(set).ok();
+      if (!ok) {
         std::fprintf(stderr, "probe: a timed run of %s failed\n", model.c_str());
         return 1;
       }
@@ -170,13 +194,15 @@ int ProbeChildMain(int argc, char** argv) {
                         : nt % 2 ? times[nt / 2]
                                  : 0.5 * (times[nt / 2 - 1] + times[nt / 2]);
   const int64_t hwm = ReadProcStatusKib("VmHWM");
+  const int64_t gpu_after = gpu_used();
   if (auto s = WriteInputSets(out_path, outputs); !s.ok()) {
     std::fprintf(stderr, "probe: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  std::printf("FP8OPS_PROBE %.3f %.3f %.3f %lld %lld %lld\n", load_ms, median,
+  std::printf("FP8OPS_PROBE %.3f %.3f %.3f %lld %lld %lld %lld %lld\n", load_ms, median,
               times.empty() ? 0 : times[0], static_cast<long long>(rss_start),
-              static_cast<long long>(rss_loaded), static_cast<long long>(hwm));
+              static_cast<long long>(rss_loaded), static_cast<long long>(hwm),
+              static_cast<long long>(gpu_loaded), static_cast<long long>(gpu_after));
   return 0;
 }
 
@@ -203,7 +229,8 @@ absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std:
                                          o.plugin_path.empty() ? "-" : o.plugin_path,
                                          std::to_string(o.threads),
                                          std::to_string(o.warmup),
-                                         std::to_string(o.runs)};
+                                         std::to_string(o.runs),
+                                         o.ep};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -239,16 +266,18 @@ absl::StatusOr<ProbeResult> ProbeInChild(const std::string& self_exe, const std:
   }
   ProbeResult r;
   const size_t at = stdout_text.find("FP8OPS_PROBE ");
-  long long rs = 0, rl = 0, hwm = 0;
+  long long rs = 0, rl = 0, hwm = 0, gl = -1, ga = -1;
   if (at == std::string::npos ||
-      std::sscanf(stdout_text.c_str() + at, "FP8OPS_PROBE %lf %lf %lf %lld %lld %lld", &r.load_ms,
-                  &r.median_ms, &r.min_ms, &rs, &rl, &hwm) != 6) {
+      std::sscanf(stdout_text.c_str() + at, "FP8OPS_PROBE %lf %lf %lf %lld %lld %lld %lld %lld",
+                  &r.load_ms, &r.median_ms, &r.min_ms, &rs, &rl, &hwm, &gl, &ga) != 8) {
     cleanup();
     return absl::InternalError(absl::StrCat("no numbers from the session process for ", model));
   }
   r.rss_start_kib = rs;
   r.rss_loaded_kib = rl;
   r.peak_rss_kib = hwm;
+  r.gpu_loaded_bytes = gl;
+  r.gpu_after_runs_bytes = ga;
   auto outs = ReadInputSets(out_path);
   cleanup();
   if (!outs.ok()) return outs.status();

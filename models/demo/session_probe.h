@@ -24,6 +24,7 @@ struct ProbeOptions {
   int threads = 1;          // ORT intra-op threads
   int warmup = 1;           // untimed passes over all input sets
   int runs = 5;             // timed passes; latency is their median
+  std::string ep = "cpu";  // execution provider: "cpu", "cuda" or "cuda-graph" (CUDA + CUDA graphs)
 };
 
 struct ProbeResult {
@@ -33,6 +34,9 @@ struct ProbeResult {
   int64_t rss_start_kib = 0;   // the child before the session (the runtime's own footprint)
   int64_t rss_loaded_kib = 0;  // after session creation
   int64_t peak_rss_kib = 0;    // VmHWM at the end: the session's whole life, runs included
+  // CUDA provider only (else -1): device memory the session holds (drop of cudaMemGetInfo's free
+  // bytes from before the session, context already created) after creation and after the runs.
+  int64_t gpu_loaded_bytes = -1, gpu_after_runs_bytes = -1;
 };
 
 // Runs `model` in a child process started from `self_exe` (normally "/proc/self/exe"); the

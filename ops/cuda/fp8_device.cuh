@@ -19,6 +19,22 @@
 
 namespace fp8ops::cuda::detail {
 
+// Programmatic dependent launch (sm_90+; no-ops on older targets). A kernel launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization may start before the kernel ahead of it on
+// the stream has finished: until GridDependencyWait() returns it may only read memory that kernel
+// does not write (FP8GEMM: constant weights). AllowDependentLaunch() lets the next such kernel
+// start its prologue while this one runs; without the attribute both are no-ops in effect.
+__device__ __forceinline__ void GridDependencyWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void AllowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ONNX element types (fp8.h's Fp8Format values), usable as template arguments.
 constexpr int kE4M3 = 17;
 constexpr int kE5M2 = 19;

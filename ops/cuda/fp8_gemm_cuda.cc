@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -117,9 +118,7 @@ GpuStatus MakeDescs(const LtMatmulArgs& a, LtDescs* d) {
   return {};
 }
 
-GpuStatus FindAlgo(cublasLtHandle_t h, const LtMatmulArgs& a, const LtDescs& d, AlgoEntry* out) {
-  int dev = 0;
-  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return CudaStatus(e, "cudaGetDevice");
+AlgoKey KeyOf(int dev, const LtMatmulArgs& a) {
   AlgoKey key{};  // zeroed: padding takes part in hashing and comparison
   std::memset(&key, 0, sizeof key);
   key.dev = dev;
@@ -132,6 +131,10 @@ GpuStatus FindAlgo(cublasLtHandle_t h, const LtMatmulArgs& a, const LtDescs& d, 
   key.a_mode = a.a_scale_mode;
   key.b_mode = a.b_scale_mode;
   key.bias = a.bias != nullptr;
+  return key;
+}
+
+GpuStatus FindAlgo(cublasLtHandle_t h, const AlgoKey& key, const LtDescs& d, AlgoEntry* out) {
   static std::mutex mu;
   static auto* cache = new std::unordered_map<AlgoKey, AlgoEntry, AlgoKeyHash>();
   {
@@ -294,14 +297,45 @@ GpuStatus LtFp8Matmul(const LtMatmulArgs& a, void* workspace, size_t workspace_b
                       size_t* workspace_needed) {
   cublasLtHandle_t h = nullptr;
   if (GpuStatus s = LtHandle(&h); !s.ok()) return s;
-  LtDescs d;
-  if (GpuStatus s = MakeDescs(a, &d); !s.ok()) {
-    // Attributes this cuBLASLt does not know (older library) mean: not supported here.
-    if (s.cublas == CUBLAS_STATUS_INVALID_VALUE) s.cublas = CUBLAS_STATUS_NOT_SUPPORTED;
-    return s;
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return CudaStatus(e, "cudaGetDevice");
+  const AlgoKey key = KeyOf(dev, a);
+  // Descriptors and algorithm per problem, kept per thread: a call for a known problem only points
+  // the descriptor at this call's scales and bias (the per-call cost was two rounds of ~12
+  // descriptor calls plus a heuristic lookup). Per thread because the pointers are set on the
+  // cached descriptor; never freed (see LtHandle).
+  struct Cached {
+    LtDescs d;
+    AlgoEntry e;
+  };
+  thread_local auto* descs =
+      new std::unordered_map<AlgoKey, std::unique_ptr<Cached>, AlgoKeyHash>();
+  auto it = descs->find(key);
+  if (it == descs->end()) {
+    auto c = std::make_unique<Cached>();
+    if (GpuStatus s = MakeDescs(a, &c->d); !s.ok()) {
+      // Attributes this cuBLASLt does not know (older library) mean: not supported here.
+      if (s.cublas == CUBLAS_STATUS_INVALID_VALUE) s.cublas = CUBLAS_STATUS_NOT_SUPPORTED;
+      return s;
+    }
+    if (GpuStatus s = FindAlgo(h, key, c->d, &c->e); !s.ok()) return s;
+    if (descs->size() > 1024) descs->clear();  // dynamic shapes: keep the cache bounded
+    it = descs->emplace(key, std::move(c)).first;
+  } else {
+    const LtDescs& d = it->second->d;
+    const void* sa = a.b_scale;
+    const void* sb = a.a_scale;
+    FP8OPS_LT_CHECK(
+        cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa));
+    FP8OPS_LT_CHECK(
+        cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb));
+    if (a.bias != nullptr) {
+      FP8OPS_LT_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                     &a.bias, sizeof a.bias));
+    }
   }
-  AlgoEntry e;
-  if (GpuStatus s = FindAlgo(h, a, d, &e); !s.ok()) return s;
+  const LtDescs& d = it->second->d;
+  const AlgoEntry e = it->second->e;
   if (!e.ok) {
     GpuStatus s;
     s.cublas = CUBLAS_STATUS_NOT_SUPPORTED;

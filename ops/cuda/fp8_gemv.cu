@@ -14,6 +14,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "ops/cuda/fp8_device.cuh"
 #include "ops/cuda/launch.h"
@@ -296,8 +299,17 @@ __device__ __forceinline__ void MmaFp8(float* c, uint32_t a0, uint32_t a1, uint3
 }
 
 // AF: format of A (the tokens); BF: of B (the weights). kTiles = kP / 64. kNt token tiles of 8.
+//
+// Launched as a programmatic dependent launch (Hopper), the kernel starts while the kernel ahead of
+// it (the activation quantization, the previous layer, the previous FP8GEMM) finishes; A, A_scale
+// and Y are touched only after GridDependencyWait(). At M = 1 this took K = N = 4096 from 10.2 to
+// 9.2 us on the H100 (bench/results/cuda_h100_2026-11-23b). Tried there and dropped: L2 bulk
+// prefetches of the weights (cp.async.bulk.prefetch, two rounds ahead: 2.5 us slower at
+// N = 14336) and a persistent grid walking the tiles (no gain). The bound of 2 blocks an SM (the
+// occupancy it had anyway, <= 128 registers) lets the compiler schedule the loads differently:
+// 8.8 instead of 9.8 us at M = 1, K = N = 4096 (same run, alternating binaries).
 template <int AF, int BF, int kTiles, int kNt>
-__global__ void __launch_bounds__(kThreads) GemvMmaKernel(GemvParams p) {
+__global__ void __launch_bounds__(kThreads, 2) GemvMmaKernel(GemvParams p) {
   constexpr int kP = 64 * kTiles;
   constexpr int kU = 2;  // K blocks per warp in flight (4 measured slower at M = 1 on the H100)
   __shared__ float red[kWarps][kNt][16][8];
@@ -305,6 +317,8 @@ __global__ void __launch_bounds__(kThreads) GemvMmaKernel(GemvParams p) {
   const int g = lane >> 2, t = lane & 3;
   const int n0 = blockIdx.x * 16;
   const int m0 = blockIdx.y * (8 * kNt);
+  detail::AllowDependentLaunch();
+  detail::GridDependencyWait();  // A, A_scale and Y belong to the kernels ahead: untouched before
   const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
   const uint8_t* wa = p.b + static_cast<int64_t>(ra) * p.k + 16 * t;
   const uint8_t* wb = p.b + static_cast<int64_t>(rb) * p.k + 16 * t;
@@ -435,25 +449,63 @@ cudaError_t LaunchB(const GemvParams& p, int ak, bool vec, int mt, dim3 grid, cu
   }
 }
 
-template <int AF, int BF>
-cudaError_t LaunchMma(const GemvParams& p, int tiles, int nt, dim3 grid, cudaStream_t s) {
-  if (tiles == 2) {
-    if (nt == 1) GemvMmaKernel<AF, BF, 2, 1><<<grid, kThreads, 0, s>>>(p);
-    else GemvMmaKernel<AF, BF, 2, 2><<<grid, kThreads, 0, s>>>(p);
-  } else {
-    if (nt == 1) GemvMmaKernel<AF, BF, 1, 1><<<grid, kThreads, 0, s>>>(p);
-    else GemvMmaKernel<AF, BF, 1, 2><<<grid, kThreads, 0, s>>>(p);
+// Whether the kernels running on the current device wait for their dependencies: only the sm_90a
+// SASS has GridDependencyWait() compiled in (the compute_89 PTX that other GPUs JIT does not, and
+// a programmatic dependent launch of it would read A before the kernel ahead has written it).
+// Asked once per device.
+bool DeviceHasPdl() {
+  static std::atomic<int> cached[64];  // 0 unknown, 1 no, 2 yes
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (cached[dev].load() == 0) {
+    int major = 0, minor = 0;
+    const bool ok =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess;
+    cached[dev].store(ok && major == 9 && minor == 0 ? 2 : 1);
   }
-  return cudaGetLastError();
+  return cached[dev].load() == 2;
 }
 
-cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tiles, int nt, dim3 grid,
-                             cudaStream_t s) {
+// Programmatic dependent launch of the tensor-core variant: on by default on sm_90+;
+// FP8OPS_CUDA_GEMV_PDL=0 turns it off (read at every launch, so that the benchmark can compare).
+bool PdlWanted() {
+  const char* v = std::getenv("FP8OPS_CUDA_GEMV_PDL");
+  return v == nullptr || *v == '\0' || std::strcmp(v, "0") != 0;
+}
+
+template <typename Kernel>
+cudaError_t LaunchWithPdl(Kernel kernel, const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, p);
+}
+
+template <int AF, int BF>
+cudaError_t LaunchMma(const GemvParams& p, int tiles, int nt, dim3 grid, bool pdl, cudaStream_t s) {
+  if (tiles == 2) {
+    return nt == 1 ? LaunchWithPdl(GemvMmaKernel<AF, BF, 2, 1>, p, grid, pdl, s)
+                   : LaunchWithPdl(GemvMmaKernel<AF, BF, 2, 2>, p, grid, pdl, s);
+  }
+  return nt == 1 ? LaunchWithPdl(GemvMmaKernel<AF, BF, 1, 1>, p, grid, pdl, s)
+                 : LaunchWithPdl(GemvMmaKernel<AF, BF, 1, 2>, p, grid, pdl, s);
+}
+
+cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tiles, int nt,
+                             dim3 grid, bool pdl, cudaStream_t s) {
   const bool ae4 = a == DType::kE4M3FN, be4 = b == Fp8Format::kE4M3FN;
-  if (ae4 && be4) return LaunchMma<kE4M3, kE4M3>(p, tiles, nt, grid, s);
-  if (ae4) return LaunchMma<kE4M3, kE5M2>(p, tiles, nt, grid, s);
-  if (be4) return LaunchMma<kE5M2, kE4M3>(p, tiles, nt, grid, s);
-  return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, s);
+  if (ae4 && be4) return LaunchMma<kE4M3, kE4M3>(p, tiles, nt, grid, pdl, s);
+  if (ae4) return LaunchMma<kE4M3, kE5M2>(p, tiles, nt, grid, pdl, s);
+  if (be4) return LaunchMma<kE5M2, kE4M3>(p, tiles, nt, grid, pdl, s);
+  return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, pdl, s);
 }
 
 // K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
@@ -535,6 +587,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
   const int a_bytes = DTypeSize(a.a_type);
   const int o_bytes = DTypeSize(a.out_type);
   const int mma_tiles = variant == GemvVariant::kTensorCore ? MmaBlock(a) / 64 : 0;
+  const bool pdl = variant == GemvVariant::kTensorCore && DeviceHasPdl() && PdlWanted();
   for (int64_t m_off = 0; m_off < a.m; m_off += max_rows) {
     const int64_t rows = std::min(max_rows, a.m - m_off);
     GemvParams q = p;
@@ -546,7 +599,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
     grid.y = static_cast<unsigned>((rows + mt - 1) / mt);
     cudaError_t e;
     if (variant == GemvVariant::kTensorCore) {
-      e = LaunchMmaFormats(q, a.a_type, a.b_format, mma_tiles, mt / 8, grid, stream);
+      e = LaunchMmaFormats(q, a.a_type, a.b_format, mma_tiles, mt / 8, grid, pdl, stream);
     } else {
       e = a.b_format == Fp8Format::kE4M3FN ? LaunchB<kE4M3>(q, ak, vec, mt, grid, stream)
                                            : LaunchB<kE5M2>(q, ak, vec, mt, grid, stream);

@@ -55,6 +55,8 @@ const char* GemvVariantName(GemvVariant v);
 // The variant LaunchFp8Gemv runs for `a` when asked for `want`: `want` if it applies, else the
 // next one down the list (kAuto = the first that applies).
 GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvVariant::kAuto);
+// On Hopper the tensor-core variant is a programmatic dependent launch: it starts prefetching the
+// weights into L2 while the kernel ahead of it on `stream` finishes (FP8OPS_CUDA_NO_PDL=1: off).
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
 // dst[c * rows + r] = src[r * cols + c] (float32).

@@ -67,6 +67,9 @@ __global__ void __launch_bounds__(kThreads) QuantizeVecKernel(const T* __restric
   constexpr int kVec = detail::Vec16<T>::kN;
   constexpr int kG = 1;
   static_assert(kTeam >= 1 && kTeam <= 32 && (kTeam & (kTeam - 1)) == 0, "team must be a power of 2 <= 32");
+  // The FP8GEMM that usually follows is a programmatic dependent launch (fp8_gemv.cu): let it start
+  // streaming its weights now; it reads our outputs only after its GridDependencyWait().
+  detail::AllowDependentLaunch();
   const int64_t tid = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const int64_t first = tid / kTeam * kG;
   const int lane = static_cast<int>(tid % kTeam);
@@ -128,6 +131,7 @@ __global__ void __launch_bounds__(kThreads) QuantizeVecKernel(const T* __restric
 // block_size 0) or unaligned.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) QuantizeGenericKernel(const T* __restrict__ x, QuantParams p) {
+  detail::AllowDependentLaunch();  // as in QuantizeVecKernel
   const int64_t group = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
   if (group >= p.num_groups) return;  // warp-uniform
   const int lane = threadIdx.x & 31;
