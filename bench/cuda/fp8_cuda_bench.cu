@@ -439,14 +439,171 @@ void AlgoSweep(cudaStream_t stream, size_t l2, const std::vector<Shape>& shapes,
 
 }  // namespace
 
+// ------------------------------------------------------------------------- weight-only GEMM
+// A float16/bfloat16, B FP8 E4M3 (128x128 blocks unless noted), out = A's type: the tensor-core
+// kernel (ops/cuda/fp8_gemm_wo.cu) through the dispatcher and with each tile forced, the
+// streaming kernel it replaces (M <= 1024 only: it is slow), against cuBLAS BF16/FP16 GEMMs of
+// the same shape (ratios "x FP16" / "x BF16" = cuBLAS time / this time, same input type).
+void WeightOnlyBench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) {
+  Out("\n## Weight-only FP8GEMM (A fp16/bf16, B E4M3, out = A type)\n\n");
+  Out("TFLOP/s = 2MNK/t. \"x cuBLAS\" = cuBLAS GEMM time (same A type, 16-bit weights) / this "
+      "time.\n\n");
+  Out("| M | K | N | A | variant | path | time (us) | TFLOP/s | x cuBLAS "
+      "|\n|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<Shape> shapes;
+  for (int64_t m : {128, 1024, 4096}) {
+    for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096}, {4096, 14336}, {14336, 4096}}) {
+      shapes.push_back({m, kn.first, kn.second});
+    }
+  }
+  if (quick) shapes = {{128, 4096, 4096}, {4096, 4096, 14336}};
+  std::vector<std::string> summary;
+  for (const Shape& s : shapes) {
+    const int64_t m = s.m, k = s.k, n = s.n;
+    const int64_t kb = (k + 127) / 128, nb = (n + 127) / 128;
+    const double flops = 2.0 * m * n * k;
+    const size_t w8 = n * k, w16 = 2 * n * k;
+    const int sets8 = RotationSets(w8, l2), sets16 = RotationSets(w16, l2);
+    std::vector<uint8_t*> wq(sets8);
+    std::vector<float*> wsc(sets8), wsc_ch(sets8);
+    for (int i = 0; i < sets8; ++i) {
+      wq[i] = static_cast<uint8_t*>(DevAlloc(w8));
+      Fp8Rand(wq[i], w8);
+      wsc[i] = static_cast<float*>(DevAlloc(sizeof(float) * nb * kb));
+      ScaleRand(wsc[i], nb * kb, 0.5e-3f, 1.5e-3f);
+      wsc_ch[i] = static_cast<float*>(DevAlloc(sizeof(float) * n));
+      ScaleRand(wsc_ch[i], n, 0.5e-3f, 1.5e-3f);
+    }
+    std::vector<void*> w16s(sets16);
+    for (int i = 0; i < sets16; ++i) {
+      w16s[i] = DevAlloc(w16);
+      SignedRand(static_cast<__half*>(w16s[i]), n * k, 0.1f);  // bit patterns serve either type
+    }
+    auto* ab = static_cast<__nv_bfloat16*>(DevAlloc(2 * m * k));
+    SignedRand(ab, m * k, 1.0f);
+    auto* ah = static_cast<__half*>(DevAlloc(2 * m * k));
+    SignedRand(ah, m * k, 1.0f);
+    void* y = DevAlloc(4 * m * n);
+    const float alpha = 1, beta = 0;
+    for (DType at : {DType::kFloat16, DType::kBFloat16}) {
+      const bool h = at == DType::kFloat16;
+      const cudaDataType_t ct = h ? CUDA_R_16F : CUDA_R_16BF;
+      const char* an = h ? "fp16" : "bf16";
+      const void* a = h ? static_cast<const void*>(ah) : ab;
+      const double t_ref = TimeIt([&](int i) {
+        CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w16s[i % sets16], ct, k,
+                         a, ct, k, &beta, y, ct, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      });
+      auto row = [&](const char* variant, const char* path, double t) {
+        Out("| %lld | %lld | %lld | %s | %s | %s | %.1f | %.1f | %.3f |\n", (long long)m,
+            (long long)k, (long long)n, an, variant, path, t * 1e6, flops / t / 1e12, t_ref / t);
+      };
+      row("cuBLAS GEMM", "cublasGemmEx", t_ref);
+      auto args = [&](int i, bool per_channel) {
+        cuda::GemmLaunchArgs g;
+        g.m = m;
+        g.n = n;
+        g.k = k;
+        g.a = a;
+        g.a_type = at;
+        g.a_scale = nullptr;
+        g.b = wq[i % sets8];
+        g.b_scale = per_channel ? wsc_ch[i % sets8] : wsc[i % sets8];
+        g.block_n = per_channel ? 1 : 128;
+        g.block_k = per_channel ? 0 : 128;
+        g.out_type = at;
+        g.y = y;
+        return g;
+      };
+      cuda::GemmPlan plan;
+      cuda::GpuStatus st = cuda::PlanFp8Gemm(args(0, false), cuda::GemmOptions{}, &plan);
+      if (!st.ok()) {
+        std::fprintf(stderr, "plan: %s\n", cuda::GpuStatusMessage(st).c_str());
+        std::exit(1);
+      }
+      const double t_disp = TimeIt([&](int i) {
+        cuda::GpuStatus r = cuda::RunFp8Gemm(args(i, false), plan, nullptr, 0, stream);
+        if (!r.ok()) {
+          std::fprintf(stderr, "run: %s\n", cuda::GpuStatusMessage(r).c_str());
+          std::exit(1);
+        }
+      });
+      row("FP8GEMM blocks 128x128", cuda::GemmPathName(plan.path), t_disp);
+      const double t_ch = TimeIt([&](int i) { CK(cuda::LaunchFp8GemmWo(args(i, true), stream)); });
+      row("FP8GEMM per-channel", "wo_mma", t_ch);
+      const double t_big = TimeIt([&](int i) {
+        CK(cuda::LaunchFp8GemmWo(args(i, false), stream, cuda::WoTile::k128x128));
+      });
+      row("FP8GEMM blocks, tile forced", "wo_mma 128x128", t_big);
+      const double t_small = TimeIt(
+          [&](int i) { CK(cuda::LaunchFp8GemmWo(args(i, false), stream, cuda::WoTile::k64x64)); });
+      row("FP8GEMM blocks, tile forced", "wo_mma 64x64", t_small);
+      double t_old = 0;
+      if (m <= 1024) {
+        t_old = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream)); }, 1.0);
+        row("old: streaming kernel", "gemv", t_old);
+      }
+      char line[320];
+      std::snprintf(line, sizeof line,
+                    "M=%lld K=%lld N=%lld %s: wo_mma %.0f TFLOP/s = %.2fx cuBLAS (%.0f TFLOP/s); "
+                    "per-channel %.2fx; "
+                    "old streaming kernel %.3fx",
+                    (long long)m, (long long)k, (long long)n, an, flops / t_disp / 1e12,
+                    t_ref / t_disp, flops / t_ref / 1e12, t_ref / t_ch,
+                    t_old > 0 ? t_ref / t_old : 0.0);
+      summary.push_back(line);
+    }
+    // Accuracy spot check at the first shape: wo_mma (bf16 out) vs the streaming kernel.
+    if (&s == &shapes.front()) {
+      cuda::GemmLaunchArgs g;
+      g.m = m;
+      g.n = n;
+      g.k = k;
+      g.a = ab;
+      g.a_type = DType::kBFloat16;
+      g.b = wq[0];
+      g.b_scale = wsc[0];
+      g.out_type = DType::kFloat;
+      g.y = y;
+      std::vector<float> y1(m * n), y2(m * n);
+      CK(cuda::LaunchFp8GemmWo(g, stream));
+      CK(cudaMemcpy(y1.data(), y, 4 * m * n, cudaMemcpyDeviceToHost));
+      CK(cuda::LaunchFp8Gemv(g, stream));
+      CK(cudaMemcpy(y2.data(), y, 4 * m * n, cudaMemcpyDeviceToHost));
+      double num = 0, den = 0;
+      for (int64_t i = 0; i < m * n; ++i) {
+        num += double(y1[i] - y2[i]) * (y1[i] - y2[i]);
+        den += double(y2[i]) * y2[i];
+      }
+      char line[200];
+      std::snprintf(line, sizeof line,
+                    "cross-check M=%lld K=%lld N=%lld bf16 A, f32 out: wo_mma vs streaming kernel "
+                    "rel. L2 diff %.2e",
+                    (long long)m, (long long)k, (long long)n,
+                    std::sqrt(num / std::max(den, 1e-30)));
+      summary.push_back(line);
+    }
+    for (auto p : wq) CK(cudaFree(p));
+    for (auto p : wsc) CK(cudaFree(p));
+    for (auto p : wsc_ch) CK(cudaFree(p));
+    for (auto p : w16s) CK(cudaFree(p));
+    CK(cudaFree(ab));
+    CK(cudaFree(ah));
+    CK(cudaFree(y));
+  }
+  Out("\n### Weight-only summary\n\n");
+  for (const auto& s : summary) Out("- %s\n", s.c_str());
+}
+
 int main(int argc, char** argv) {
   const char* out_path = nullptr;
-  bool quick = false, probe_only = false, algos_only = false;
+  bool quick = false, probe_only = false, algos_only = false, wo_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--probe") == 0) probe_only = true;
     if (std::strcmp(argv[i], "--algos") == 0) algos_only = true;
+    if (std::strcmp(argv[i], "--weight-only") == 0) wo_only = true;
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -463,6 +620,16 @@ int main(int argc, char** argv) {
   cublasHandle_t blas;
   CKB(cublasCreate(&blas));
   cudaStream_t stream = nullptr;  // legacy default stream for everything here
+  if (wo_only) {  // only the weight-only section (bench/results/*/cuda_bench_weight_only.md)
+    WeightOnlyBench(stream, l2, blas, quick);
+    if (out_path != nullptr) {
+      if (FILE* f = std::fopen(out_path, "w"); f != nullptr) {
+        std::fputs(g_report.c_str(), f);
+        std::fclose(f);
+      }
+    }
+    return 0;
+  }
   Probe(stream);
   if (probe_only) return 0;
   if (algos_only) {
@@ -801,6 +968,7 @@ int main(int argc, char** argv) {
   }
   Out("\n## Summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());
+  WeightOnlyBench(stream, l2, blas, quick);
   CKB(cublasDestroy(blas));
   if (out_path != nullptr) {
     FILE* f = std::fopen(out_path, "w");

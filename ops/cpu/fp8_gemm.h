@@ -1,14 +1,17 @@
-// Fast CPU FP8GEMM: B packed once for the kernels of one ISA level, then GEMMs against it.
+// Fast CPU FP8GEMM that reads B (the FP8 weight) in place: ONNX Runtime's own [N, K] buffer,
+// passed at every call. The kernel keeps only small metadata prepared once (PreparedB: B's scales
+// and one flag bit per 64 codes), so a session holds one copy of the weights.
 //
 // Y[m, n] = sum_k dequant(A)[m, k] * dequant(B)[n, k] (+ bias[n]) as in
 // ops/reference/reference_kernels.h, float32 accumulation (summation order differs from the
 // reference: K is summed per block of the scales, then scaled; docs/OPERATORS.md 1.5 bounds it).
 //
-// Kernel choice per call: M <= 4 streams B once and decodes it in registers (GEMV); larger M
-// decodes B a panel tile at a time into L1/L2 and runs a register-blocked microkernel over all
-// rows (12x32 on AVX-512, 6x16 on AVX2). On avx512_bf16, FP8 and bfloat16 activations use
-// vdpbf16ps (exact products: FP8 values are exact in bfloat16); float and float16 activations use
-// FP32 FMA.
+// Kernel choice per call: small M (<= 8 on AVX-512, <= 4 on AVX2) streams B once, several rows
+// at a time, decoding in registers against A prepared in the decoder's lane order (GEMV).
+// Larger M computes C^T = B * A^T: a tile of B rows is decoded into L1/L2 and a register-blocked
+// microkernel broadcasts B and loads A^T vectors (12 rows x 32 columns of M on AVX-512, 6 x 16 on
+// AVX2). On avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values
+// are exact in bfloat16); float and float16 activations use FP32 FMA.
 #ifndef FP8OPS_OPS_CPU_FP8_GEMM_H_
 #define FP8OPS_OPS_CPU_FP8_GEMM_H_
 
@@ -30,45 +33,39 @@ using ParallelFn = absl::FunctionRef<absl::Status(size_t n, absl::FunctionRef<vo
 // Runs the tasks one after another on the calling thread.
 absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task);
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// B of one FP8GEMM node in the layout of one ISA level's kernels (ops/cpu/kernel_abi.h).
-struct PackedB {
-  Isa isa = Isa::kScalar;  // kScalar: row-major copy for the reference kernels
+// What the kernels keep of B between calls (ops/cpu/kernel_abi.h, BView): its scales, how K is
+// cut into segments and chunks, and one flag bit per (row, chunk) (chunks holding codes the
+// ISA's fast decoder does not handle). The codes themselves are read from the caller's buffer.
+struct PreparedB {
+  Isa isa = Isa::kScalar;  // kScalar: the reference kernels (no flags)
   int64_t n = 0, k = 0;
   Fp8Format format = Fp8Format::kE4M3FN;
   int64_t block_n = 128, block_k = 128;
-  // SIMD layout.
-  int nr = 0, kgroup = 1;
-  int64_t kpad = 0, npanels = 0;
-  int64_t kseg_b = 1, nseg_b = 1;                // B's K blocks
-  std::unique_ptr<uint8_t, FreeDeleter> codes;   // npanels * kpad * nr
-  std::unique_ptr<float, FreeDeleter> colscale;  // npanels * nseg_b * nr
-  std::unique_ptr<uint8_t, FreeDeleter> flags;   // npanels * kpad / kgroup, if the ISA uses them
-  // Reference layout.
-  std::vector<uint8_t> rowmajor;  // [n, k]
-  std::vector<float> b_scale;     // as the input
+  int64_t a_block = 128;  // the one the segments were cut for
+  int64_t seg = 1, nseg = 0, cps = 0, chunk = 0;
+  int64_t bn = 1, nbk = 1;
+  std::vector<int32_t> seg_kb;  // [nseg] B's K block of each segment
+  std::vector<float> b_scale;   // as the input
+  std::vector<uint8_t> flags;   // [n][flag_stride]
+  int64_t flag_stride = 0;
 
   // Bytes this object holds.
   size_t MemoryBytes() const;
 };
 
-struct PackBSource {
-  const uint8_t* b = nullptr;  // [n, k] FP8 codes
+struct BSource {
+  const uint8_t* b = nullptr;  // [n, k] FP8 codes (read only to compute the flags)
   int64_t n = 0, k = 0;
   Fp8Format format = Fp8Format::kE4M3FN;
   const float* b_scale = nullptr;  // [NumBlocks(n, block_n), NumBlocks(k, block_k)] or 1 value
   int64_t b_scale_count = 0;
   int64_t block_n = 128, block_k = 128;
-  int64_t a_block = 128;  // the node's attribute: it decides whether the SIMD layout fits
+  int64_t a_block = 128;  // the node's attribute: segments follow A's groups too
 };
 
-// Packs B for `isa` (lowered to what the CPU supports). Falls back to the reference layout where
-// the SIMD layout does not fit (a K block that is not a multiple of the kernel's K group, e.g.
-// block_k = 3 on AVX-512). Inputs must be valid (ops/common/op_validation.h).
-std::unique_ptr<PackedB> PackB(const PackBSource& src, Isa isa, ParallelFn parallel = RunSerial);
+// Prepares B for `isa` (lowered to what the CPU supports). Inputs must be valid
+// (ops/common/op_validation.h).
+std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn parallel = RunSerial);
 
 // The activation side of one call.
 struct GemmInput {
@@ -82,7 +79,10 @@ struct GemmInput {
   void* y = nullptr;  // [m, n] of out_type
 };
 
-absl::Status Fp8Gemm(const PackedB& b, const GemmInput& in, ParallelFn parallel = RunSerial);
+// Y = A * B^T with B's codes read from `b_codes` ([n, k], the codes `b` was prepared from or any
+// buffer whose flags are the same, e.g. a copy).
+absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput& in,
+                     ParallelFn parallel = RunSerial);
 
 }  // namespace fp8ops::cpu
 

@@ -1,14 +1,16 @@
 // FP8GEMM kernels for AVX2 + FMA + F16C. Compiled with those flags: see kernel_abi.h for what
 // this file may and may not use.
 //
-// Packed layout (nr = 16 columns per panel, kgroup = 1): 16 bytes per K value, columns in order.
+// B is read in place ([n, k] row-major codes, see kernel_abi.h): a chunk is 32 consecutive codes
+// of one row, decoded to four float vectors in K order (A needs no reordering). A shorter chunk
+// is copied into a zeroed 32-byte buffer first, so no load reads past it.
 // Decoding goes through float16 and vcvtph2ps:
 //   E5M2: the code is the high byte of the float16 of the same value (exact, Inf/NaN included).
 //   E4M3FN: sign-extend to 16 bits, shift left 7, clear bit 14: a float16 whose value is the
-//   FP8 value times 2^-8, for normal and subnormal codes alike. pack_panel multiplies colscale
-//   by 2^8 to compensate, and, since the NaN code 0x7F decodes to a finite number this way, sets
-//   colscale to NaN for every (column, K block) that holds a NaN weight: the result of that
-//   column is NaN, as with the reference.
+//   FP8 value times 2^-8, for normal and subnormal codes alike. The kernels multiply the scales
+//   by 2^8 to compensate, and, since the NaN code 0x7F decodes to a finite number this way, a
+//   chunk holding a NaN code has its flag bit set at preparation: the row's result for that
+//   segment is NaN, as with the reference.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -22,16 +24,26 @@
 namespace fp8ops::cpu {
 namespace {
 
-constexpr int kNr = 16;
+constexpr int kChunk = 32;
 constexpr int kMr = 6;
+constexpr int kMaxNv = 2;
 constexpr int kGemvMaxM = 4;
 
 inline int64_t MinI(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// 16 codes -> 16 floats (cols 0-7 in *lo, 8-15 in *hi).
+struct Order {
+  uint8_t v[kChunk];
+};
+constexpr Order MakeOrder() {
+  Order o{};
+  for (int j = 0; j < kChunk; ++j) o.v[j] = static_cast<uint8_t>(j);
+  return o;
+}
+constexpr Order kOrder = MakeOrder();
+
+// 16 codes -> 16 floats (k 0-7 in *lo, 8-15 in *hi).
 template <bool kE4M3>
-inline void Decode16(const uint8_t* p, __m256* lo, __m256* hi) {
-  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+inline void Decode16(__m128i c, __m256* lo, __m256* hi) {
   __m256i w;
   if (kE4M3) {
     w = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(c), 7),
@@ -43,32 +55,47 @@ inline void Decode16(const uint8_t* p, __m256* lo, __m256* hi) {
   *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(w, 1));
 }
 
-// -------------------------------------------------------------------------------------- pack
+struct ChunkPos {
+  int64_t off, len;
+};
+inline ChunkPos PosOf(const BView* b, int64_t s, int64_t c) {
+  const int64_t k0 = s * b->seg;
+  const int64_t seglen = MinI(b->seg, b->k - k0);
+  return {k0 + c * kChunk, MinI(kChunk, seglen - c * kChunk)};
+}
 
-void PackPanel(const PackPanelArgs* a) {
-  const int64_t col0 = a->panel * kNr;
-  const bool e4m3 = a->format == 17;
-  for (int64_t kk = 0; kk < a->kpad; ++kk) {
-    uint8_t* dst = a->codes + kk * kNr;
-    for (int i = 0; i < kNr; ++i) {
-      const int64_t col = col0 + i;
-      dst[i] = (col < a->n && kk < a->k) ? a->b[col * a->k + kk] : 0;
-    }
+// One chunk -> f[0..3] (k 0-7, 8-15, 16-23, 24-31); reads only `len` bytes (the rest are 0).
+template <bool kE4M3>
+inline void DecodeChunk(const uint8_t* p, int64_t len, __m256 f[4]) {
+  alignas(32) uint8_t buf[kChunk];
+  if (len < kChunk) {
+    for (int j = 0; j < kChunk; ++j) buf[j] = j < len ? p[j] : 0;
+    p = buf;
   }
-  if (!e4m3) return;
-  const float nan = __builtin_nanf("");
-  for (int64_t s = 0; s < a->nseg_b; ++s) {
-    const int64_t k0 = s * a->kseg_b;
-    const int64_t k1 = MinI(k0 + a->kseg_b, a->k);
-    for (int i = 0; i < kNr; ++i) {
-      float& cs = a->colscale[s * kNr + i];
-      cs *= 256.0f;
-      const int64_t col = col0 + i;
-      if (col >= a->n) continue;
-      for (int64_t kk = k0; kk < k1; ++kk) {
-        if ((a->b[col * a->k + kk] & 0x7F) == 0x7F) {
-          cs = nan;
-          break;
+  Decode16<kE4M3>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), &f[0], &f[1]);
+  Decode16<kE4M3>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), &f[2], &f[3]);
+}
+
+inline bool FlagBit(const uint8_t* row_flags, int64_t g) {
+  return (row_flags[g >> 3] >> (g & 7)) & 1;
+}
+
+// --------------------------------------------------------------------------------------- flags
+
+void FlagRows(const BView* b, int64_t r0, int64_t r1, uint8_t* flags) {
+  for (int64_t r = r0; r < r1; ++r) {
+    uint8_t* f = flags + r * b->flag_stride;
+    for (int64_t i = 0; i < b->flag_stride; ++i) f[i] = 0;
+    if (b->format != 17) continue;  // E5M2 decodes exactly
+    const uint8_t* row = b->b + r * b->k;
+    for (int64_t s = 0; s < b->nseg; ++s) {
+      for (int64_t c = 0; c < b->cps; ++c) {
+        const ChunkPos pos = PosOf(b, s, c);
+        bool nan = false;
+        for (int64_t j = 0; j < pos.len; ++j) nan |= (row[pos.off + j] & 0x7F) == 0x7F;
+        if (nan) {
+          const int64_t g = s * b->cps + c;
+          f[g >> 3] = static_cast<uint8_t>(f[g >> 3] | (1u << (g & 7)));
         }
       }
     }
@@ -77,52 +104,83 @@ void PackPanel(const PackPanelArgs* a) {
 
 // ---------------------------------------------------------------------------------------- gemv
 
-template <int M, bool kE4M3>
+template <int M, int R, bool kE4M3>
 void GemvF32(const GemvArgs* g) {
+  const BView* b = g->b;
   const float* a = static_cast<const float*>(g->a);
-  for (int m = 0; m < M; ++m) {
-    _mm256_storeu_ps(g->y + m * kNr, _mm256_setzero_ps());
-    _mm256_storeu_ps(g->y + m * kNr + 8, _mm256_setzero_ps());
-  }
-  for (int64_t k0 = 0, s = 0; k0 < g->kpad; k0 += g->seg, ++s) {
-    const int64_t k1 = MinI(k0 + g->seg, g->kpad);
-    __m256 acc[M][2][2];  // [row][half][even/odd k]
-    for (int m = 0; m < M; ++m) {
-      for (int c = 0; c < 2; ++c) acc[m][c][0] = acc[m][c][1] = _mm256_setzero_ps();
-    }
-    const uint8_t* p = g->codes + k0 * kNr;
-    int64_t kk = k0;
-    for (; kk + 2 <= k1; kk += 2, p += 2 * kNr) {
-      __m256 b[2][2];
-      Decode16<kE4M3>(p, &b[0][0], &b[0][1]);
-      Decode16<kE4M3>(p + kNr, &b[1][0], &b[1][1]);
-      for (int m = 0; m < M; ++m) {
-        const float* am = a + m * g->lda + kk;
-        const __m256 a0 = _mm256_broadcast_ss(am), a1 = _mm256_broadcast_ss(am + 1);
-        for (int c = 0; c < 2; ++c) {
-          acc[m][c][0] = _mm256_fmadd_ps(a0, b[0][c], acc[m][c][0]);
-          acc[m][c][1] = _mm256_fmadd_ps(a1, b[1][c], acc[m][c][1]);
+  const int64_t nseg = b->nseg;
+  // prod[i][m][s]: the scale product of (row slot i, A row m, segment s) times the decoder's
+  // factor, recomputed when the slot's row enters another block of B's scales.
+  float* prod = g->scratch;
+  int64_t cached[R];
+  for (int i = 0; i < R; ++i) cached[i] = -1;
+  const float factor = kE4M3 ? 256.0f : 1.0f;
+  for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
+    const uint8_t* rowp[R];
+    const uint8_t* rowf[R];
+    for (int i = 0; i < R; ++i) {
+      const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
+      rowp[i] = b->b + r * b->k;
+      rowf[i] = b->flags + r * b->flag_stride;
+      const int64_t blk = r / b->bn;
+      if (blk != cached[i]) {
+        cached[i] = blk;
+        const float* bs = b->b_scale + blk * b->nbk;
+        for (int m = 0; m < M; ++m) {
+          float* pr = prod + (i * M + m) * nseg;
+          const float* as = g->ascale + m * nseg;
+          for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * factor * as[s];
         }
       }
     }
-    if (kk < k1) {
-      __m256 b0, b1;
-      Decode16<kE4M3>(p, &b0, &b1);
-      for (int m = 0; m < M; ++m) {
-        const __m256 a0 = _mm256_broadcast_ss(a + m * g->lda + kk);
-        acc[m][0][0] = _mm256_fmadd_ps(a0, b0, acc[m][0][0]);
-        acc[m][1][0] = _mm256_fmadd_ps(a0, b1, acc[m][1][0]);
+    __m256 tot[R][M];
+    for (int i = 0; i < R; ++i) {
+      for (int m = 0; m < M; ++m) tot[i][m] = _mm256_setzero_ps();
+    }
+    for (int64_t s = 0; s < nseg; ++s) {
+      __m256 acc[R][M];
+      bool nan[R];
+      for (int i = 0; i < R; ++i) {
+        nan[i] = false;
+        for (int m = 0; m < M; ++m) acc[i][m] = _mm256_setzero_ps();
+      }
+      const int64_t k0 = s * b->seg, g0 = s * b->cps;
+      const int64_t seglen = MinI(b->seg, b->k - k0);
+      for (int64_t c = 0; c * kChunk < seglen; ++c) {
+        const int64_t off = k0 + c * kChunk, len = seglen - c * kChunk;
+        for (int i = 0; i < R; ++i) {
+          // The next R rows follow in memory: fetch them into L2 (short per-row streams).
+          if ((c & 1) == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(rowp[i] + off) + R * b->k, _MM_HINT_T1);
+          }
+          __m256 f[4];
+          DecodeChunk<kE4M3>(rowp[i] + off, len, f);
+          nan[i] = nan[i] || FlagBit(rowf[i], g0 + c);
+          for (int m = 0; m < M; ++m) {
+            const float* am = a + m * g->lda + (g0 + c) * kChunk;
+            __m256 t = _mm256_mul_ps(f[0], _mm256_loadu_ps(am));
+            t = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(am + 8), t);
+            acc[i][m] = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(am + 16), acc[i][m]);
+            acc[i][m] = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(am + 24), acc[i][m]);
+            acc[i][m] = _mm256_add_ps(acc[i][m], t);
+          }
+        }
+      }
+      for (int i = 0; i < R; ++i) {
+        for (int m = 0; m < M; ++m) {
+          // A NaN weight (E4M3 0x7F decodes to a finite value here) makes the segment NaN.
+          const float sc = nan[i] ? __builtin_nanf("") : prod[(i * M + m) * nseg + s];
+          tot[i][m] = _mm256_fmadd_ps(acc[i][m], _mm256_set1_ps(sc), tot[i][m]);
+        }
       }
     }
-    const float* cs = g->colscale + (k0 / g->kseg_b) * kNr;
-    const __m256 s0 = _mm256_loadu_ps(cs), s1 = _mm256_loadu_ps(cs + 8);
-    for (int m = 0; m < M; ++m) {
-      const __m256 as = _mm256_broadcast_ss(g->ascale + m * g->ldas + s);
-      float* y = g->y + m * kNr;
-      const __m256 t0 = _mm256_add_ps(acc[m][0][0], acc[m][0][1]);
-      const __m256 t1 = _mm256_add_ps(acc[m][1][0], acc[m][1][1]);
-      _mm256_storeu_ps(y, _mm256_fmadd_ps(t0, _mm256_mul_ps(s0, as), _mm256_loadu_ps(y)));
-      _mm256_storeu_ps(y + 8, _mm256_fmadd_ps(t1, _mm256_mul_ps(s1, as), _mm256_loadu_ps(y + 8)));
+    for (int i = 0; i < R && r0 + i < g->r1; ++i) {
+      for (int m = 0; m < M; ++m) {
+        const __m128 h =
+            _mm_add_ps(_mm256_castps256_ps128(tot[i][m]), _mm256_extractf128_ps(tot[i][m], 1));
+        const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        g->y[m * g->ldy + r0 + i - g->r0] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+      }
     }
   }
 }
@@ -131,16 +189,16 @@ template <bool kE4M3>
 void GemvF32Rows(const GemvArgs* g) {
   switch (g->m) {
     case 1:
-      GemvF32<1, kE4M3>(g);
+      GemvF32<1, 4, kE4M3>(g);
       break;
     case 2:
-      GemvF32<2, kE4M3>(g);
+      GemvF32<2, 2, kE4M3>(g);
       break;
     case 3:
-      GemvF32<3, kE4M3>(g);
+      GemvF32<3, 1, kE4M3>(g);
       break;
     case 4:
-      GemvF32<4, kE4M3>(g);
+      GemvF32<4, 1, kE4M3>(g);
       break;
     default:
       break;
@@ -148,7 +206,7 @@ void GemvF32Rows(const GemvArgs* g) {
 }
 
 void GemvF32Dispatch(const GemvArgs* g) {
-  if (g->format == 17) {
+  if (g->b->format == 17) {
     GemvF32Rows<true>(g);
   } else {
     GemvF32Rows<false>(g);
@@ -157,72 +215,100 @@ void GemvF32Dispatch(const GemvArgs* g) {
 
 // -------------------------------------------------------------------------------------- tiles
 
-void DecodeF32(const uint8_t* codes, const uint8_t* /*flags*/, int32_t format, int64_t k0,
-               int64_t k1, const float* colscale, int64_t kseg_b, float* tile) {
-  const uint8_t* p = codes + k0 * kNr;
-  const float* cs = colscale + (k0 / kseg_b) * kNr;
-  int64_t next_block = (k0 / kseg_b + 1) * kseg_b;
-  for (int64_t kk = k0; kk < k1; ++kk, p += kNr, tile += kNr) {
-    if (kk >= next_block) {
-      cs += kNr;
-      next_block += kseg_b;
+template <bool kE4M3>
+void DecodeF32T(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
+                int64_t ldt) {
+  const float factor = kE4M3 ? 256.0f : 1.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t r = r0 + i;
+    const uint8_t* row = b->b + r * b->k;
+    const uint8_t* fl = b->flags + r * b->flag_stride;
+    const float* bs = b->b_scale + (r / b->bn) * b->nbk;
+    float* t = tile + i * ldt;
+    // Chunks gi in order without divisions per chunk: segment s, chunk c of it.
+    int64_t s = g0 / b->cps, c = g0 % b->cps;
+    for (int64_t gi = g0; gi < g1; ++gi, t += kChunk) {
+      const int64_t k0 = s * b->seg;
+      const int64_t len = MinI(b->seg, b->k - k0) - c * kChunk;
+      __m256 f[4];
+      DecodeChunk<kE4M3>(row + k0 + c * kChunk, len, f);
+      const bool nan = len > 0 && FlagBit(fl, gi);
+      const __m256 sc = _mm256_set1_ps(nan ? __builtin_nanf("") : bs[b->seg_kb[s]] * factor);
+      for (int q = 0; q < 4; ++q) _mm256_storeu_ps(t + 8 * q, _mm256_mul_ps(f[q], sc));
+      if (++c == b->cps) {
+        c = 0;
+        ++s;
+      }
     }
-    __m256 lo, hi;
-    if (format == 17) {
-      Decode16<true>(p, &lo, &hi);
-    } else {
-      Decode16<false>(p, &lo, &hi);
-    }
-    _mm256_storeu_ps(tile, _mm256_mul_ps(lo, _mm256_loadu_ps(cs)));
-    _mm256_storeu_ps(tile + 8, _mm256_mul_ps(hi, _mm256_loadu_ps(cs + 8)));
   }
 }
 
-// c[m][:] += a[m][0:kc] . tile[0:kc][:], everything already scaled.
-template <int M>
-void GemmF32(int64_t kc, const float* a, int64_t lda, const float* tile, float* c, int64_t ldc) {
-  __m256 acc[M][2];
-  for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
-  for (int64_t kk = 0; kk < kc; ++kk, tile += kNr) {
-    const __m256 b0 = _mm256_loadu_ps(tile), b1 = _mm256_loadu_ps(tile + 8);
-    for (int m = 0; m < M; ++m) {
-      const __m256 av = _mm256_broadcast_ss(a + kk * lda + m);
-      acc[m][0] = _mm256_fmadd_ps(av, b0, acc[m][0]);
-      acc[m][1] = _mm256_fmadd_ps(av, b1, acc[m][1]);
-    }
-  }
-  for (int m = 0; m < M; ++m) {
-    float* cm = c + m * ldc;
-    _mm256_storeu_ps(cm, _mm256_add_ps(acc[m][0], _mm256_loadu_ps(cm)));
-    _mm256_storeu_ps(cm + 8, _mm256_add_ps(acc[m][1], _mm256_loadu_ps(cm + 8)));
+void DecodeF32(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
+               int64_t ldt) {
+  if (b->format == 17) {
+    DecodeF32T<true>(b, r0, rows, g0, g1, tile, ldt);
+  } else {
+    DecodeF32T<false>(b, r0, rows, g0, g1, tile, ldt);
   }
 }
 
-void GemmF32Dispatch(int64_t m, int64_t kc, const float* a, int64_t lda, const float* tile,
-                     float* c, int64_t ldc) {
-  switch (m) {
-    case 1:
-      GemmF32<1>(kc, a, lda, tile, c, ldc);
-      break;
-    case 2:
-      GemmF32<2>(kc, a, lda, tile, c, ldc);
-      break;
-    case 3:
-      GemmF32<3>(kc, a, lda, tile, c, ldc);
-      break;
-    case 4:
-      GemmF32<4>(kc, a, lda, tile, c, ldc);
-      break;
-    case 5:
-      GemmF32<5>(kc, a, lda, tile, c, ldc);
-      break;
-    case 6:
-      GemmF32<6>(kc, a, lda, tile, c, ldc);
-      break;
-    default:
-      break;
+// c[i][:] += tile[i][0:kc] . at[0:kc][:], everything already scaled.
+template <int R, int NV>
+void GemmF32(int64_t kc, const float* tile, int64_t ldt, const float* at, int64_t ldat, float* c,
+             int64_t ldc) {
+  __m256 acc[R][NV];
+  for (int i = 0; i < R; ++i) {
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < kc; ++kk, at += ldat) {
+    __m256 av[NV];
+    for (int v = 0; v < NV; ++v) av[v] = _mm256_loadu_ps(at + 8 * v);
+    for (int i = 0; i < R; ++i) {
+      const __m256 bv = _mm256_broadcast_ss(tile + i * ldt + kk);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(bv, av[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    for (int v = 0; v < NV; ++v) {
+      float* ci = c + i * ldc + 8 * v;
+      _mm256_storeu_ps(ci, _mm256_add_ps(acc[i][v], _mm256_loadu_ps(ci)));
+    }
   }
 }
+
+#define FP8OPS_R_CASES(NV)                             \
+  switch (r) {                                         \
+    case 1:                                            \
+      GemmF32<1, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    case 2:                                            \
+      GemmF32<2, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    case 3:                                            \
+      GemmF32<3, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    case 4:                                            \
+      GemmF32<4, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    case 5:                                            \
+      GemmF32<5, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    case 6:                                            \
+      GemmF32<6, NV>(kc, tile, ldt, at, ldat, c, ldc); \
+      break;                                           \
+    default:                                           \
+      break;                                           \
+  }
+
+void GemmF32Dispatch(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
+                     const float* at, int64_t ldat, float* c, int64_t ldc) {
+  if (nv == 2) {
+    FP8OPS_R_CASES(2)
+  } else {
+    FP8OPS_R_CASES(1)
+  }
+}
+#undef FP8OPS_R_CASES
 
 float CalibFma(int64_t iters) {
   __m256 acc[12];
@@ -242,12 +328,15 @@ float CalibFma(int64_t iters) {
 }  // namespace
 
 extern const Fp8GemmKernels kFp8GemmAvx2 = {
-    kNr,
-    1,
+    kChunk,
+    8,
     kGemvMaxM,
+    /*gemv_scratch=*/4,
     kMr,
-    /*uses_flags=*/false,
-    PackPanel,
+    kMaxNv,
+    kOrder.v,
+    nullptr,
+    FlagRows,
     GemvF32Dispatch,
     nullptr,
     DecodeF32,

@@ -1,20 +1,19 @@
 // FP8GEMM kernels for AVX-512 (F, BW, VL, DQ, VBMI; BF16 for the *_bf16 entries).
 // Compiled with AVX-512 flags: see kernel_abi.h for what this file may and may not use.
 //
-// Packed layout (nr = 32 columns per panel, kgroup = 4): for each group of 4 K values, two
-// 64-byte chunks (columns 0-15, 16-31). In a chunk, bytes 4c .. 4c+3 hold column c at
-// k = 0, 2, 1, 3. Decoding a chunk gives two vectors of bfloat16 pairs, dword lane c = column c:
-// (k0, k1) from the even bytes, (k2, k3) from the odd bytes. vdpbf16ps takes them as they are
-// (FP8 values are exact in bfloat16); for FP32 FMA each pair splits into two float vectors
-// (shift left 16 / mask the high half).
+// B is read in place ([n, k] row-major codes, see kernel_abi.h): a chunk is 64 consecutive codes
+// of one row (masked load for a shorter one). Decoding a chunk gives two vectors of bfloat16
+// pairs: x0 = codes (0, 2), (4, 6), ... (60, 62) and x1 = (1, 3), (5, 7), ... (61, 63), one pair
+// per dword lane. vdpbf16ps takes them as they are against A prepared in that order (evens, then
+// odds: a_order_bf16); for FP32 FMA each pair splits into two float vectors (shift left 16 /
+// mask the high half): codes 4d, 4d + 2, 4d + 1, 4d + 3 (a_order_f32).
 //
 // Fast decoder (no shuffles, which compete with the FMAs for one port on Intel): in each 16-bit
 // lane, bf16 = sign | ((magnitude << (7 - mantissa bits)) + (127 - bias) << 7), exact for normal
-// codes. A K group holding a code it gets wrong (zero, subnormal, NaN, Inf) has its flag set at
-// pack time and takes the slow decoder: two vpermi2b lookups over 128-entry tables of the high
-// and low bytes of every code's bfloat16 (exact for all codes). Padding (K beyond k, columns
-// beyond n) uses the code of 1.0: its products are multiplied by A's zero padding or by a zero
-// column scale, and it keeps the padded groups on the fast path.
+// codes. A chunk holding a code it gets wrong (zero, subnormal, NaN, Inf) has its flag bit set
+// at preparation and takes the slow decoder: two vpermi2b lookups over 128-entry tables of the
+// high and low bytes of every code's bfloat16 (exact for all codes). Masked-off bytes load as
+// code 0, which the fast decoder turns into a finite value; A is zero there.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -28,13 +27,10 @@
 namespace fp8ops::cpu {
 namespace {
 
-constexpr int kNr = 32;
-constexpr int kKGroup = 4;
+constexpr int kChunk = 64;
 constexpr int kMr = 12;
-constexpr int kGemvMaxM = 4;
-// GEMV: distance of the software prefetch of B. Streaming from DRAM needs it far ahead: on a
-// Xeon (Sapphire Rapids class) 0 / 1 / 4 / 8 KiB gave 12 / 18 / 22 / 25 GB/s on 2 cores.
-constexpr int kPrefetchBytes = 8192;
+constexpr int kMaxNv = 2;
+constexpr int kGemvMaxM = 8;
 
 // bfloat16 bits of the magnitude code m (0..127) of an FP8 format.
 constexpr uint16_t Bf16OfMagnitude(int32_t format, int m) {
@@ -74,13 +70,6 @@ constexpr DecodeTables MakeTables() {
 }
 alignas(64) constexpr DecodeTables kTables = MakeTables();
 
-// True if the fast decoder gets code c wrong (see the file comment).
-constexpr bool NeedsSlowDecode(int32_t format, uint8_t c) {
-  if (format == 17) return (c & 0x78) == 0 || (c & 0x7F) == 0x7F;  // zero/subnormal, NaN
-  return (c & 0x7C) == 0 || (c & 0x7C) == 0x7C;                    // zero/subnormal, Inf/NaN
-}
-constexpr uint8_t kPadCode[2] = {0x38, 0x3C};  // 1.0 in E4M3FN / E5M2
-
 template <bool kE4M3>
 struct Decoder {
   static constexpr int kManBits = kE4M3 ? 3 : 2;
@@ -94,8 +83,7 @@ struct Decoder {
   }
   // One 64-byte chunk -> bf16 of the even bytes (*x0) and of the odd bytes (*x1), per 16-bit
   // lane. Exact for normal codes only.
-  static inline void Fast(const uint8_t* p, __m512i* x0, __m512i* x1) {
-    const __m512i w = _mm512_loadu_si512(p);
+  static inline void Fast(__m512i w, __m512i* x0, __m512i* x1) {
     const __m512i mag_mask = _mm512_set1_epi16(static_cast<int16_t>(0x7F << (7 - kManBits)));
     const __m512i bias = _mm512_set1_epi16(static_cast<int16_t>((127 - (kE4M3 ? 7 : 15)) << 7));
     const __m512i sign = _mm512_set1_epi16(static_cast<int16_t>(0x8000));
@@ -107,8 +95,7 @@ struct Decoder {
     *x1 = _mm512_ternarylogic_epi32(hi, w, sign, 0xF8);  // hi | (w & sign)
   }
   // The same, exact for every code.
-  inline void Slow(const uint8_t* p, __m512i* x0, __m512i* x1) const {
-    const __m512i c = _mm512_loadu_si512(p);
+  inline void Slow(__m512i c, __m512i* x0, __m512i* x1) const {
     __m512i h = _mm512_permutex2var_epi8(hi0, c, hi1);
     const __m512i l = _mm512_permutex2var_epi8(lo0, c, lo1);
     h = _mm512_ternarylogic_epi32(h, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
@@ -117,14 +104,11 @@ struct Decoder {
     *x0 = _mm512_ternarylogic_epi32(l, _mm512_slli_epi16(h, 8), low_byte, 0xE4);
     *x1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 8), h, low_byte, 0xE4);
   }
-  // Both chunks of a K group (32 columns x 4 K): x[chunk][0 / 1].
-  inline void Group(const uint8_t* p, bool slow, __m512i x[2][2]) const {
+  inline void Chunk(__m512i w, bool slow, __m512i* x0, __m512i* x1) const {
     if (__builtin_expect(slow, 0)) {
-      Slow(p, &x[0][0], &x[0][1]);
-      Slow(p + 64, &x[1][0], &x[1][1]);
+      Slow(w, x0, x1);
     } else {
-      Fast(p, &x[0][0], &x[0][1]);
-      Fast(p + 64, &x[1][0], &x[1][1]);
+      Fast(w, x0, x1);
     }
   }
 };
@@ -137,104 +121,297 @@ inline __m512 OddF32(__m512i x) {
 
 inline int64_t MinI(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// -------------------------------------------------------------------------------------- pack
+// ------------------------------------------------------------------------------------ helpers
 
-void PackPanel(const PackPanelArgs* a) {
-  const int64_t col0 = a->panel * kNr;
-  const uint8_t pad = kPadCode[a->format == 17 ? 0 : 1];
-  constexpr int kKOfByte[4] = {0, 2, 1, 3};
-  for (int64_t k4 = 0; k4 < a->kpad / kKGroup; ++k4) {
-    bool slow = false;
-    for (int chunk = 0; chunk < 2; ++chunk) {
-      uint8_t* dst = a->codes + (k4 * 2 + chunk) * 64;
-      for (int byte = 0; byte < 64; ++byte) {
-        const int64_t col = col0 + chunk * 16 + byte / 4;
-        const int64_t kk = k4 * kKGroup + kKOfByte[byte % 4];
-        const uint8_t c = (col < a->n && kk < a->k) ? a->b[col * a->k + kk] : pad;
-        slow = slow || NeedsSlowDecode(a->format, c);
-        dst[byte] = c;
+struct Orders {
+  uint8_t f32[kChunk];
+  uint8_t bf16[kChunk];
+};
+constexpr Orders MakeOrders() {
+  Orders o{};
+  for (int d = 0; d < 16; ++d) {
+    o.f32[d] = static_cast<uint8_t>(4 * d);
+    o.f32[16 + d] = static_cast<uint8_t>(4 * d + 2);
+    o.f32[32 + d] = static_cast<uint8_t>(4 * d + 1);
+    o.f32[48 + d] = static_cast<uint8_t>(4 * d + 3);
+  }
+  for (int j = 0; j < 32; ++j) {
+    o.bf16[j] = static_cast<uint8_t>(2 * j);
+    o.bf16[32 + j] = static_cast<uint8_t>(2 * j + 1);
+  }
+  return o;
+}
+constexpr Orders kOrders = MakeOrders();
+
+// Codes of chunk c of segment s of a row: offset in the row and length (<= 0: none left).
+struct ChunkPos {
+  int64_t off, len;
+};
+inline ChunkPos PosOf(const BView* b, int64_t s, int64_t c) {
+  const int64_t k0 = s * b->seg;
+  const int64_t seglen = MinI(b->seg, b->k - k0);
+  return {k0 + c * kChunk, MinI(kChunk, seglen - c * kChunk)};
+}
+
+// The codes of one chunk; never reads past `len` bytes (masked-off bytes are 0).
+inline __m512i LoadChunk(const uint8_t* p, int64_t len) {
+  if (__builtin_expect(len >= kChunk, 1)) return _mm512_loadu_si512(p);
+  if (len <= 0) return _mm512_setzero_si512();
+  return _mm512_maskz_loadu_epi8(_cvtu64_mask64(~uint64_t{0} >> (64 - len)), p);
+}
+
+inline bool FlagBit(const uint8_t* row_flags, int64_t g) {
+  return (row_flags[g >> 3] >> (g & 7)) & 1;
+}
+
+// ----------------------------------------------------------------------------------- flags
+
+void FlagRows(const BView* b, int64_t r0, int64_t r1, uint8_t* flags) {
+  const bool e4m3 = b->format == 17;
+  for (int64_t r = r0; r < r1; ++r) {
+    uint8_t* f = flags + r * b->flag_stride;
+    for (int64_t i = 0; i < b->flag_stride; ++i) f[i] = 0;
+    const uint8_t* row = b->b + r * b->k;
+    for (int64_t s = 0; s < b->nseg; ++s) {
+      for (int64_t c = 0; c < b->cps; ++c) {
+        const ChunkPos pos = PosOf(b, s, c);
+        if (pos.len <= 0) break;
+        const __m512i w = LoadChunk(row + pos.off, pos.len);
+        const __mmask64 valid =
+            pos.len >= kChunk ? ~__mmask64{0} : _cvtu64_mask64(~uint64_t{0} >> (64 - pos.len));
+        __mmask64 slow;
+        if (e4m3) {  // zero / subnormal, NaN
+          slow = _mm512_testn_epi8_mask(w, _mm512_set1_epi8(0x78)) |
+                 _mm512_cmpeq_epi8_mask(_mm512_and_si512(w, _mm512_set1_epi8(0x7F)),
+                                        _mm512_set1_epi8(0x7F));
+        } else {  // zero / subnormal, Inf / NaN
+          const __m512i e = _mm512_and_si512(w, _mm512_set1_epi8(0x7C));
+          slow = _mm512_testn_epi8_mask(e, e) | _mm512_cmpeq_epi8_mask(e, _mm512_set1_epi8(0x7C));
+        }
+        if ((slow & valid) != 0) {
+          const int64_t g = s * b->cps + c;
+          f[g >> 3] = static_cast<uint8_t>(f[g >> 3] | (1u << (g & 7)));
+        }
       }
     }
-    a->flags[k4] = slow ? 1 : 0;
   }
-  // Decoding is exact: colscale stays B's scale.
 }
 
 // ---------------------------------------------------------------------------------------- gemv
 
-// y[m][0:32] = sum over segments of (sum_k a[m][k] * B[k][:]) * colscale * ascale[m][seg].
-// kSplit: separate accumulators for even and odd K pairs, to hide latency when M is small.
-template <int M, bool kE4M3, bool kBf16>
-__attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
-  constexpr bool kSplit = M <= 2;
-  const Decoder<kE4M3> dec;
-  for (int m = 0; m < M; ++m) {
-    _mm512_storeu_ps(g->y + m * kNr, _mm512_setzero_ps());
-    _mm512_storeu_ps(g->y + m * kNr + 16, _mm512_setzero_ps());
+// True if any flag of chunks [g0, g0 + n) is set.
+inline bool AnyFlag(const uint8_t* row_flags, int64_t g0, int64_t n) {
+  for (int64_t g = g0; g < g0 + n; ++g) {
+    if (FlagBit(row_flags, g)) return true;
   }
-  for (int64_t k0 = 0, s = 0; k0 < g->kpad; k0 += g->seg, ++s) {
-    const int64_t k1 = MinI(k0 + g->seg, g->kpad);
-    __m512 acc[M][2][2];
-    for (int m = 0; m < M; ++m) {
-      for (int c = 0; c < 2; ++c) acc[m][c][0] = acc[m][c][1] = _mm512_setzero_ps();
+  return false;
+}
+
+// One load of a chunk into a register. The compiler would otherwise fold the load into each of
+// the decoder's instructions that read it (up to four loads of the same line), and loads, not
+// ALU operations, would bound the GEMV loop.
+inline __m512i LoadOnce(const uint8_t* p) {
+  __m512i w = _mm512_loadu_si512(p);
+  __asm__("" : "+v"(w));
+  return w;
+}
+
+// A's chunk gi of the first kHoist rows, loaded once for R rows of B (kHoist = 0: none).
+template <int kHoist, bool kBf16>
+struct AChunk {
+  static constexpr int kVecs = kBf16 ? 2 : 4;  // 64 bf16 or 64 floats
+  __m512i v[kHoist > 0 ? kHoist : 1][kVecs];
+  __attribute__((always_inline)) inline AChunk(const GemvArgs* g, int64_t gi) {
+    for (int m = 0; m < kHoist; ++m) {
+      const char* am =
+          static_cast<const char*>(g->a) + (m * g->lda + gi * kChunk) * (kBf16 ? 2 : 4);
+      for (int j = 0; j < kVecs; ++j) v[m][j] = _mm512_load_si512(am + 64 * j);
     }
-    const uint8_t* p = g->codes + (k0 / kKGroup) * 128;
-    const uint8_t* flag = g->flags + k0 / kKGroup;
-    for (int64_t kk = k0; kk < k1; kk += kKGroup, p += 128, ++flag) {
-      // B streams once: fetch ahead (the panel is contiguous; past its end is harmless).
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes + 64, _MM_HINT_T0);
-      __m512i x[2][2];
-      dec.Group(p, *flag != 0, x);
-      for (int m = 0; m < M; ++m) {
-        for (int c = 0; c < 2; ++c) {
-          __m512& acc_b = acc[m][c][kSplit ? 1 : 0];
-          if (kBf16) {
-            const uint32_t* am = static_cast<const uint32_t*>(g->a) + m * (g->lda / 2) + kk / 2;
-            acc[m][c][0] = _mm512_dpbf16_ps(acc[m][c][0], (__m512bh)x[c][0],
-                                            (__m512bh)_mm512_set1_epi32(static_cast<int>(am[0])));
-            acc_b = _mm512_dpbf16_ps(acc_b, (__m512bh)x[c][1],
-                                     (__m512bh)_mm512_set1_epi32(static_cast<int>(am[1])));
-          } else {
-            const float* am = static_cast<const float*>(g->a) + m * g->lda + kk;
-            acc[m][c][0] = _mm512_fmadd_ps(_mm512_set1_ps(am[0]), EvenF32(x[c][0]), acc[m][c][0]);
-            acc_b = _mm512_fmadd_ps(_mm512_set1_ps(am[1]), OddF32(x[c][0]), acc_b);
-            acc[m][c][0] = _mm512_fmadd_ps(_mm512_set1_ps(am[2]), EvenF32(x[c][1]), acc[m][c][0]);
-            acc_b = _mm512_fmadd_ps(_mm512_set1_ps(am[3]), OddF32(x[c][1]), acc_b);
-          }
-        }
-      }
-    }
-    const float* cs = g->colscale + (k0 / g->kseg_b) * kNr;
-    const __m512 s0 = _mm512_loadu_ps(cs), s1 = _mm512_loadu_ps(cs + 16);
-    for (int m = 0; m < M; ++m) {
-      const __m512 as = _mm512_set1_ps(g->ascale[m * g->ldas + s]);
-      float* y = g->y + m * kNr;
-      __m512 t0 = acc[m][0][0], t1 = acc[m][1][0];
-      if (kSplit) {
-        t0 = _mm512_add_ps(t0, acc[m][0][1]);
-        t1 = _mm512_add_ps(t1, acc[m][1][1]);
-      }
-      _mm512_storeu_ps(y, _mm512_fmadd_ps(t0, _mm512_mul_ps(s0, as), _mm512_loadu_ps(y)));
-      _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(t1, _mm512_mul_ps(s1, as), _mm512_loadu_ps(y + 16)));
+  }
+};
+
+// acc[m][*] += x . A[m][chunk gi] for the M rows of A (the first kHoist of them from `ac`).
+template <int M, int kS, bool kBf16, int kHoist>
+__attribute__((target("avx512bf16"), always_inline)) inline void Accumulate(
+    const GemvArgs* g, int64_t gi, __m512i x0, __m512i x1, const AChunk<kHoist, kBf16>& ac,
+    __m512 acc[M][kS]) {
+  for (int m = 0; m < M; ++m) {
+    __m512& acc_b = acc[m][kS - 1];
+    if (kBf16) {
+      const uint16_t* am = static_cast<const uint16_t*>(g->a) + m * g->lda + gi * kChunk;
+      const __m512i a0 = m < kHoist ? ac.v[m < kHoist ? m : 0][0] : _mm512_load_si512(am);
+      const __m512i a1 = m < kHoist ? ac.v[m < kHoist ? m : 0][1] : _mm512_load_si512(am + 32);
+      acc[m][0] = _mm512_dpbf16_ps(acc[m][0], (__m512bh)x0, (__m512bh)a0);
+      acc_b = _mm512_dpbf16_ps(acc_b, (__m512bh)x1, (__m512bh)a1);
+    } else {
+      const float* am = static_cast<const float*>(g->a) + m * g->lda + gi * kChunk;
+      const int h = m < kHoist ? m : 0;
+      const __m512 a0 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][0]) : _mm512_load_ps(am);
+      const __m512 a1 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][1]) : _mm512_load_ps(am + 16);
+      const __m512 a2 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][2 % AChunk<kHoist, kBf16>::kVecs])
+                                   : _mm512_load_ps(am + 32);
+      const __m512 a3 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][3 % AChunk<kHoist, kBf16>::kVecs])
+                                   : _mm512_load_ps(am + 48);
+      acc[m][0] = _mm512_fmadd_ps(EvenF32(x0), a0, acc[m][0]);
+      acc_b = _mm512_fmadd_ps(OddF32(x0), a1, acc_b);
+      acc[m][0] = _mm512_fmadd_ps(EvenF32(x1), a2, acc[m][0]);
+      acc_b = _mm512_fmadd_ps(OddF32(x1), a3, acc_b);
     }
   }
 }
 
+// acc = one row's sum over one segment with the exact decoder where a chunk is flagged (the rare
+// rows the fast loop of Gemv got wrong). Out of line: it keeps Gemv's registers free.
+template <int M, int kS, bool kE4M3, bool kBf16>
+__attribute__((target("avx512bf16"), noinline)) void ExactRowSegment(
+    const GemvArgs* g, const uint8_t* row, const uint8_t* row_flags, int64_t k0, int64_t g0,
+    int64_t seglen, __m512 acc[M][kS]) {
+  const Decoder<kE4M3> dec;
+  for (int m = 0; m < M; ++m) {
+    for (int h = 0; h < kS; ++h) acc[m][h] = _mm512_setzero_ps();
+  }
+  for (int64_t c = 0; c * kChunk < seglen; ++c) {
+    const AChunk<0, kBf16> ac(g, g0 + c);
+    __m512i x0, x1;
+    dec.Chunk(LoadChunk(row + k0 + c * kChunk, seglen - c * kChunk), FlagBit(row_flags, g0 + c),
+              &x0, &x1);
+    Accumulate<M, kS, kBf16, 0>(g, g0 + c, x0, x1, ac, acc);
+  }
+}
+
+// y[m][r] = sum over segments of (sum_k a[m][k] * B[r][k]) * b_scale(r, s) * ascale[m][s] for R
+// rows of B at a time; the vector accumulators are reduced once at the end.
+// kS = 2: separate accumulators for the two vectors of a chunk, to hide latency when M is small.
+template <int M, int R, bool kE4M3, bool kBf16>
+__attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
+  constexpr int kS = M <= 2 ? 2 : 1;
+  // A of up to 2 rows (bf16) or 1 row (float) stays in registers across the R rows of B.
+  constexpr int kHoist = kBf16 ? (M <= 2 ? M : 0) : (M == 1 ? 1 : 0);
+  const BView* b = g->b;
+  const Decoder<kE4M3> dec;
+  // The next R rows follow these R in memory: fetch them as far ahead into L2 (each row is a
+  // short stream of its own, which the hardware prefetchers pick up late).
+  const int64_t ahead = R * b->k;
+  // prod[i][m][s]: the scale product of (row slot i, A row m, segment s), recomputed when the
+  // slot's row enters another block of B's scales (B rows of a block share it).
+  const int64_t nseg = b->nseg;
+  float* prod = g->scratch;
+  int64_t cached[R];
+  for (int i = 0; i < R; ++i) cached[i] = -1;
+  for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
+    const uint8_t* rowp[R];
+    const uint8_t* rowf[R];
+    bool row_slow[R];  // any flag set in the row
+    for (int i = 0; i < R; ++i) {
+      const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
+      rowp[i] = b->b + r * b->k;
+      rowf[i] = b->flags + r * b->flag_stride;
+      const int64_t blk = r / b->bn;
+      if (blk != cached[i]) {
+        cached[i] = blk;
+        const float* bs = b->b_scale + blk * b->nbk;
+        for (int m = 0; m < M; ++m) {
+          float* pr = prod + (i * M + m) * nseg;
+          const float* as = g->ascale + m * nseg;
+          for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * as[s];
+        }
+      }
+      uint8_t any = 0;
+      for (int64_t j = 0; j < b->flag_stride; ++j) any |= rowf[i][j];
+      row_slow[i] = any != 0;
+    }
+    __m512 tot[R][M];
+    for (int i = 0; i < R; ++i) {
+      for (int m = 0; m < M; ++m) tot[i][m] = _mm512_setzero_ps();
+    }
+    for (int64_t s = 0; s < nseg; ++s) {
+      __m512 acc[R][M][kS];
+      for (int i = 0; i < R; ++i) {
+        for (int m = 0; m < M; ++m) {
+          for (int h = 0; h < kS; ++h) acc[i][m][h] = _mm512_setzero_ps();
+        }
+      }
+      const int64_t k0 = s * b->seg, g0 = s * b->cps;
+      const int64_t seglen = MinI(b->seg, b->k - k0);
+      // Whole chunks: the fast decoder for all R rows; a row whose segment holds a flagged chunk
+      // (rare) then has its segment recomputed with the exact decoder.
+      if (seglen % kChunk == 0) {
+        for (int64_t c = 0; c < seglen / kChunk; ++c) {
+          const int64_t off = k0 + c * kChunk;
+          const AChunk<kHoist, kBf16> ac(g, g0 + c);
+          for (int i = 0; i < R; ++i) {
+            const uint8_t* p = rowp[i] + off;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
+            __m512i x0, x1;
+            Decoder<kE4M3>::Fast(LoadOnce(p), &x0, &x1);
+            Accumulate<M, kS, kBf16, kHoist>(g, g0 + c, x0, x1, ac, acc[i]);
+          }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) {
+          if (__builtin_expect(row_slow[i] && AnyFlag(rowf[i], g0, b->cps), 0)) {
+            __m512 exact[M][kS];
+            ExactRowSegment<M, kS, kE4M3, kBf16>(g, rowp[i], rowf[i], k0, g0, seglen, exact);
+            for (int m = 0; m < M; ++m) {
+              for (int h = 0; h < kS; ++h) acc[i][m][h] = exact[m][h];
+            }
+          }
+        }
+      } else {
+        for (int64_t c = 0; c * kChunk < seglen; ++c) {
+          const int64_t off = k0 + c * kChunk, len = seglen - c * kChunk;
+          const AChunk<kHoist, kBf16> ac(g, g0 + c);
+          for (int i = 0; i < R; ++i) {
+            const uint8_t* p = rowp[i] + off;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
+            __m512i x0, x1;
+            dec.Chunk(LoadChunk(p, len), row_slow[i] && FlagBit(rowf[i], g0 + c), &x0, &x1);
+            Accumulate<M, kS, kBf16, kHoist>(g, g0 + c, x0, x1, ac, acc[i]);
+          }
+        }
+      }
+      for (int i = 0; i < R; ++i) {
+        for (int m = 0; m < M; ++m) {
+          __m512 t = acc[i][m][0];
+          if (kS == 2) t = _mm512_add_ps(t, acc[i][m][1]);
+          tot[i][m] = _mm512_fmadd_ps(t, _mm512_set1_ps(prod[(i * M + m) * nseg + s]), tot[i][m]);
+        }
+      }
+    }
+    for (int i = 0; i < R && r0 + i < g->r1; ++i) {
+      for (int m = 0; m < M; ++m)
+        g->y[m * g->ldy + r0 + i - g->r0] = _mm512_reduce_add_ps(tot[i][m]);
+    }
+  }
+}
+
+// Rows of B per pass: as many as keep the accumulators in registers.
 template <bool kE4M3, bool kBf16>
 __attribute__((target("avx512bf16"))) void GemvRows(const GemvArgs* g) {
   switch (g->m) {
     case 1:
-      Gemv<1, kE4M3, kBf16>(g);
+      Gemv<1, 4, kE4M3, kBf16>(g);
       break;
     case 2:
-      Gemv<2, kE4M3, kBf16>(g);
+      Gemv<2, 4, kE4M3, kBf16>(g);
       break;
     case 3:
-      Gemv<3, kE4M3, kBf16>(g);
+      Gemv<3, 3, kE4M3, kBf16>(g);
       break;
     case 4:
-      Gemv<4, kE4M3, kBf16>(g);
+      Gemv<4, 2, kE4M3, kBf16>(g);
+      break;
+    case 5:
+      Gemv<5, 2, kE4M3, kBf16>(g);
+      break;
+    case 6:
+      Gemv<6, 2, kE4M3, kBf16>(g);
+      break;
+    case 7:
+      Gemv<7, 1, kE4M3, kBf16>(g);
+      break;
+    case 8:
+      Gemv<8, 1, kE4M3, kBf16>(g);
       break;
     default:
       break;
@@ -244,7 +421,7 @@ __attribute__((target("avx512bf16"))) void GemvRows(const GemvArgs* g) {
 // NOTE: the float variants run on CPUs without AVX512_BF16; the target attribute only lets the
 // shared template compile, and no bf16 instruction is reached with kBf16 = false.
 void GemvF32Dispatch(const GemvArgs* g) {
-  if (g->format == 17) {
+  if (g->b->format == 17) {
     GemvRows<true, false>(g);
   } else {
     GemvRows<false, false>(g);
@@ -252,7 +429,7 @@ void GemvF32Dispatch(const GemvArgs* g) {
 }
 
 __attribute__((target("avx512bf16"))) void GemvBf16Dispatch(const GemvArgs* g) {
-  if (g->format == 17) {
+  if (g->b->format == 17) {
     GemvRows<true, true>(g);
   } else {
     GemvRows<false, true>(g);
@@ -261,166 +438,206 @@ __attribute__((target("avx512bf16"))) void GemvBf16Dispatch(const GemvArgs* g) {
 
 // -------------------------------------------------------------------------------------- tiles
 
-template <bool kE4M3>
-void DecodeF32T(const uint8_t* codes, const uint8_t* flags, int64_t k0, int64_t k1,
-                const float* colscale, int64_t kseg_b, float* tile) {
-  const Decoder<kE4M3> dec;
-  const uint8_t* p = codes + (k0 / kKGroup) * 128;
-  const uint8_t* flag = flags + k0 / kKGroup;
-  // K groups never straddle a K block of B (blocks are multiples of kgroup, see PackB).
-  const float* cs = colscale + (k0 / kseg_b) * kNr;
-  int64_t next_block = (k0 / kseg_b + 1) * kseg_b;
-  for (int64_t kk = k0; kk < k1; kk += kKGroup, p += 128, ++flag, tile += kKGroup * kNr) {
-    if (kk >= next_block) {
-      cs += kNr;
-      next_block += kseg_b;
-    }
-    __m512i x[2][2];
-    dec.Group(p, *flag != 0, x);
-    for (int c = 0; c < 2; ++c) {
-      const __m512 sc = _mm512_loadu_ps(cs + 16 * c);
-      _mm512_storeu_ps(tile + 0 * kNr + 16 * c, _mm512_mul_ps(EvenF32(x[c][0]), sc));
-      _mm512_storeu_ps(tile + 1 * kNr + 16 * c, _mm512_mul_ps(OddF32(x[c][0]), sc));
-      _mm512_storeu_ps(tile + 2 * kNr + 16 * c, _mm512_mul_ps(EvenF32(x[c][1]), sc));
-      _mm512_storeu_ps(tile + 3 * kNr + 16 * c, _mm512_mul_ps(OddF32(x[c][1]), sc));
+// Calls f(gi, s, pos) for the global chunks gi in [g0, g1) in order, without divisions per chunk.
+template <typename F>
+inline void ForChunks(const BView* b, int64_t g0, int64_t g1, F f) {
+  int64_t s = g0 / b->cps, c = g0 % b->cps;
+  int64_t off = s * b->seg + c * kChunk;
+  int64_t seg_end = s * b->seg + MinI(b->seg, b->k - s * b->seg);
+  for (int64_t gi = g0; gi < g1; ++gi) {
+    f(gi, s, ChunkPos{off, seg_end - off});
+    if (++c == b->cps) {
+      c = 0;
+      ++s;
+      off = s * b->seg;
+      seg_end = off + MinI(b->seg, b->k - off);
+    } else {
+      off += kChunk;
     }
   }
 }
 
 template <bool kE4M3>
-void DecodeBf16T(const uint8_t* codes, const uint8_t* flags, int64_t k0, int64_t k1,
-                 uint32_t* tile) {
+void DecodeF32T(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
+                int64_t ldt) {
   const Decoder<kE4M3> dec;
-  const uint8_t* p = codes + (k0 / kKGroup) * 128;
-  const uint8_t* flag = flags + k0 / kKGroup;
-  for (int64_t kk = k0; kk < k1; kk += kKGroup, p += 128, ++flag, tile += 2 * kNr) {
-    __m512i x[2][2];
-    dec.Group(p, *flag != 0, x);
-    for (int c = 0; c < 2; ++c) {
-      _mm512_storeu_si512(tile + 16 * c, x[c][0]);
-      _mm512_storeu_si512(tile + kNr + 16 * c, x[c][1]);
-    }
+  // Whole rows: fetch the next row; else the next pass's codes of this row.
+  const int64_t ahead = g0 == 0 && g1 == b->nseg * b->cps ? b->k : (g1 - g0) * kChunk;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t r = r0 + i;
+    const uint8_t* row = b->b + r * b->k;
+    const uint8_t* f = b->flags + r * b->flag_stride;
+    float* t = tile + i * ldt;
+    const float* bs = b->b_scale + (r / b->bn) * b->nbk;
+    ForChunks(b, g0, g1, [&](int64_t gi, int64_t s, ChunkPos pos) {
+      // The next pass reads the codes that follow: fetch them into L2 now (short bursts of many
+      // rows defeat the hardware prefetchers).
+      _mm_prefetch(reinterpret_cast<const char*>(row + pos.off) + ahead, _MM_HINT_T1);
+      __m512i x0, x1;
+      dec.Chunk(LoadChunk(row + pos.off, pos.len), pos.len > 0 && FlagBit(f, gi), &x0, &x1);
+      const __m512 sc = _mm512_set1_ps(bs[b->seg_kb[s]]);
+      _mm512_storeu_ps(t, _mm512_mul_ps(EvenF32(x0), sc));
+      _mm512_storeu_ps(t + 16, _mm512_mul_ps(OddF32(x0), sc));
+      _mm512_storeu_ps(t + 32, _mm512_mul_ps(EvenF32(x1), sc));
+      _mm512_storeu_ps(t + 48, _mm512_mul_ps(OddF32(x1), sc));
+      t += kChunk;
+    });
   }
 }
 
-void DecodeF32(const uint8_t* codes, const uint8_t* flags, int32_t format, int64_t k0, int64_t k1,
-               const float* colscale, int64_t kseg_b, float* tile) {
-  if (format == 17) {
-    DecodeF32T<true>(codes, flags, k0, k1, colscale, kseg_b, tile);
+template <bool kE4M3>
+void DecodeBf16T(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, uint16_t* tile,
+                 int64_t ldt) {
+  const Decoder<kE4M3> dec;
+  // Whole rows: fetch the next row; else the next pass's codes of this row.
+  const int64_t ahead = g0 == 0 && g1 == b->nseg * b->cps ? b->k : (g1 - g0) * kChunk;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t r = r0 + i;
+    const uint8_t* row = b->b + r * b->k;
+    const uint8_t* f = b->flags + r * b->flag_stride;
+    uint16_t* t = tile + i * ldt;
+    ForChunks(b, g0, g1, [&](int64_t gi, int64_t, ChunkPos pos) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + pos.off) + ahead, _MM_HINT_T1);
+      __m512i x0, x1;
+      dec.Chunk(LoadChunk(row + pos.off, pos.len), pos.len > 0 && FlagBit(f, gi), &x0, &x1);
+      _mm512_storeu_si512(t, x0);
+      _mm512_storeu_si512(t + 32, x1);
+      t += kChunk;
+    });
+  }
+}
+
+void DecodeF32(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
+               int64_t ldt) {
+  if (b->format == 17) {
+    DecodeF32T<true>(b, r0, rows, g0, g1, tile, ldt);
   } else {
-    DecodeF32T<false>(codes, flags, k0, k1, colscale, kseg_b, tile);
+    DecodeF32T<false>(b, r0, rows, g0, g1, tile, ldt);
   }
 }
 
-void DecodeBf16(const uint8_t* codes, const uint8_t* flags, int32_t format, int64_t k0, int64_t k1,
-                uint32_t* tile) {
-  if (format == 17) {
-    DecodeBf16T<true>(codes, flags, k0, k1, tile);
+void DecodeBf16(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, uint16_t* tile,
+                int64_t ldt) {
+  if (b->format == 17) {
+    DecodeBf16T<true>(b, r0, rows, g0, g1, tile, ldt);
   } else {
-    DecodeBf16T<false>(codes, flags, k0, k1, tile);
+    DecodeBf16T<false>(b, r0, rows, g0, g1, tile, ldt);
   }
 }
 
-// c[m][:] += a[m][0:kc] . tile[0:kc][:], everything already scaled.
-template <int M>
-void GemmF32(int64_t kc, const float* a, int64_t lda, const float* tile, float* c, int64_t ldc) {
-  __m512 acc[M][2];
-  for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
-  for (int64_t kk = 0; kk < kc; ++kk, tile += kNr) {
-    const __m512 b0 = _mm512_loadu_ps(tile), b1 = _mm512_loadu_ps(tile + 16);
-    for (int m = 0; m < M; ++m) {
-      const __m512 av = _mm512_set1_ps(a[kk * lda + m]);
-      acc[m][0] = _mm512_fmadd_ps(av, b0, acc[m][0]);
-      acc[m][1] = _mm512_fmadd_ps(av, b1, acc[m][1]);
+// c[i][:] += tile[i][0:kc] . at[0:kc][:], everything already scaled.
+template <int R, int NV>
+void GemmF32(int64_t kc, const float* tile, int64_t ldt, const float* at, int64_t ldat, float* c,
+             int64_t ldc) {
+  __m512 acc[R][NV];
+  for (int i = 0; i < R; ++i) {
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < kc; ++kk, at += ldat) {
+    __m512 av[NV];
+    for (int v = 0; v < NV; ++v) av[v] = _mm512_loadu_ps(at + 16 * v);
+    for (int i = 0; i < R; ++i) {
+      const __m512 bv = _mm512_set1_ps(tile[i * ldt + kk]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(bv, av[v], acc[i][v]);
     }
   }
-  for (int m = 0; m < M; ++m) {
-    float* cm = c + m * ldc;
-    _mm512_storeu_ps(cm, _mm512_add_ps(acc[m][0], _mm512_loadu_ps(cm)));
-    _mm512_storeu_ps(cm + 16, _mm512_add_ps(acc[m][1], _mm512_loadu_ps(cm + 16)));
-  }
-}
-
-// c[m][:] += (a[m][0:kc] . tile[0:kc][:]) * colscale * ascale[m]
-template <int M>
-__attribute__((target("avx512bf16"))) void GemmBf16(int64_t kc, const uint32_t* a, int64_t lda,
-                                                    const uint32_t* tile, const float* colscale,
-                                                    const float* ascale, int64_t ldas, float* c,
-                                                    int64_t ldc) {
-  __m512 acc[M][2];
-  for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
-  for (int64_t kp = 0; kp < kc / 2; ++kp, tile += kNr) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(tile);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(tile + 16);
-    for (int m = 0; m < M; ++m) {
-      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[kp * lda + m]));
-      acc[m][0] = _mm512_dpbf16_ps(acc[m][0], b0, av);
-      acc[m][1] = _mm512_dpbf16_ps(acc[m][1], b1, av);
+  for (int i = 0; i < R; ++i) {
+    for (int v = 0; v < NV; ++v) {
+      float* ci = c + i * ldc + 16 * v;
+      _mm512_storeu_ps(ci, _mm512_add_ps(acc[i][v], _mm512_loadu_ps(ci)));
     }
   }
-  const __m512 s0 = _mm512_loadu_ps(colscale), s1 = _mm512_loadu_ps(colscale + 16);
-  for (int m = 0; m < M; ++m) {
-    const __m512 as = _mm512_set1_ps(ascale[m * ldas]);
-    float* cm = c + m * ldc;
-    _mm512_storeu_ps(cm, _mm512_fmadd_ps(acc[m][0], _mm512_mul_ps(s0, as), _mm512_loadu_ps(cm)));
-    _mm512_storeu_ps(cm + 16,
-                     _mm512_fmadd_ps(acc[m][1], _mm512_mul_ps(s1, as), _mm512_loadu_ps(cm + 16)));
+}
+
+// c[i][:] += (tile[i][0:kp] . at[0:kp][:]) * bscale[i] * ascale[:]
+template <int R, int NV>
+__attribute__((target("avx512bf16"))) void GemmBf16(int64_t kp, const uint32_t* tile, int64_t ldt,
+                                                    const uint32_t* at, int64_t ldat,
+                                                    const float* bscale, const float* ascale,
+                                                    float* c, int64_t ldc) {
+  __m512 acc[R][NV];
+  for (int i = 0; i < R; ++i) {
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < kp; ++p, at += ldat) {
+    __m512bh av[NV];
+    for (int v = 0; v < NV; ++v) av[v] = (__m512bh)_mm512_loadu_si512(at + 16 * v);
+    for (int i = 0; i < R; ++i) {
+      const __m512bh bv = (__m512bh)_mm512_set1_epi32(static_cast<int>(tile[i * ldt + p]));
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv, av[v]);
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    const __m512 bs = _mm512_set1_ps(bscale[i]);
+    for (int v = 0; v < NV; ++v) {
+      float* ci = c + i * ldc + 16 * v;
+      const __m512 s = _mm512_mul_ps(bs, _mm512_loadu_ps(ascale + 16 * v));
+      _mm512_storeu_ps(ci, _mm512_fmadd_ps(acc[i][v], s, _mm512_loadu_ps(ci)));
+    }
   }
 }
 
-#define FP8OPS_MR_CASES(F, ...) \
-  switch (m) {                  \
-    case 1:                     \
-      F<1>(__VA_ARGS__);        \
-      break;                    \
-    case 2:                     \
-      F<2>(__VA_ARGS__);        \
-      break;                    \
-    case 3:                     \
-      F<3>(__VA_ARGS__);        \
-      break;                    \
-    case 4:                     \
-      F<4>(__VA_ARGS__);        \
-      break;                    \
-    case 5:                     \
-      F<5>(__VA_ARGS__);        \
-      break;                    \
-    case 6:                     \
-      F<6>(__VA_ARGS__);        \
-      break;                    \
-    case 7:                     \
-      F<7>(__VA_ARGS__);        \
-      break;                    \
-    case 8:                     \
-      F<8>(__VA_ARGS__);        \
-      break;                    \
-    case 9:                     \
-      F<9>(__VA_ARGS__);        \
-      break;                    \
-    case 10:                    \
-      F<10>(__VA_ARGS__);       \
-      break;                    \
-    case 11:                    \
-      F<11>(__VA_ARGS__);       \
-      break;                    \
-    case 12:                    \
-      F<12>(__VA_ARGS__);       \
-      break;                    \
-    default:                    \
-      break;                    \
+#define FP8OPS_R_CASES(F, NV, ...) \
+  switch (r) {                     \
+    case 1:                        \
+      F<1, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 2:                        \
+      F<2, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 3:                        \
+      F<3, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 4:                        \
+      F<4, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 5:                        \
+      F<5, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 6:                        \
+      F<6, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 7:                        \
+      F<7, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 8:                        \
+      F<8, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 9:                        \
+      F<9, NV>(__VA_ARGS__);       \
+      break;                       \
+    case 10:                       \
+      F<10, NV>(__VA_ARGS__);      \
+      break;                       \
+    case 11:                       \
+      F<11, NV>(__VA_ARGS__);      \
+      break;                       \
+    case 12:                       \
+      F<12, NV>(__VA_ARGS__);      \
+      break;                       \
+    default:                       \
+      break;                       \
   }
 
-void GemmF32Dispatch(int64_t m, int64_t kc, const float* a, int64_t lda, const float* tile,
-                     float* c, int64_t ldc) {
-  FP8OPS_MR_CASES(GemmF32, kc, a, lda, tile, c, ldc)
+void GemmF32Dispatch(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
+                     const float* at, int64_t ldat, float* c, int64_t ldc) {
+  if (nv == 2) {
+    FP8OPS_R_CASES(GemmF32, 2, kc, tile, ldt, at, ldat, c, ldc)
+  } else {
+    FP8OPS_R_CASES(GemmF32, 1, kc, tile, ldt, at, ldat, c, ldc)
+  }
 }
 
 __attribute__((target("avx512bf16"))) void GemmBf16Dispatch(
-    int64_t m, int64_t kc, const uint32_t* a, int64_t lda, const uint32_t* tile,
-    const float* colscale, const float* ascale, int64_t ldas, float* c, int64_t ldc) {
-  FP8OPS_MR_CASES(GemmBf16, kc, a, lda, tile, colscale, ascale, ldas, c, ldc)
+    int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt, const uint32_t* at,
+    int64_t ldat, const float* bscale, const float* ascale, float* c, int64_t ldc) {
+  if (nv == 2) {
+    FP8OPS_R_CASES(GemmBf16, 2, kp, tile, ldt, at, ldat, bscale, ascale, c, ldc)
+  } else {
+    FP8OPS_R_CASES(GemmBf16, 1, kp, tile, ldt, at, ldat, bscale, ascale, c, ldc)
+  }
 }
-#undef FP8OPS_MR_CASES
+#undef FP8OPS_R_CASES
 
 // ---------------------------------------------------------------------------------- calibration
 
@@ -453,12 +670,15 @@ __attribute__((target("avx512bf16"))) float CalibBf16(int64_t iters) {
 }  // namespace
 
 extern const Fp8GemmKernels kFp8GemmAvx512 = {
-    kNr,
-    kKGroup,
+    kChunk,
+    16,
     kGemvMaxM,
+    /*gemv_scratch=*/4,
     kMr,
-    /*uses_flags=*/true,
-    PackPanel,
+    kMaxNv,
+    kOrders.f32,
+    kOrders.bf16,
+    FlagRows,
     GemvF32Dispatch,
     GemvBf16Dispatch,
     DecodeF32,

@@ -12,7 +12,8 @@ namespace fp8ops::cpu {
 // Kernel levels, lowest first.
 //   kScalar:     the reference kernels (ops/reference), any x86-64 or other CPU.
 //   kAvx2:       AVX2 + FMA + F16C; FP8 decoded to FP32, FP32 FMA.
-//   kAvx512:     AVX-512 F/BW/VL/DQ/VBMI; FP8 decoded by vpermi2b lookups, FP32 FMA.
+//   kAvx512:     AVX-512 F/BW/VL/DQ/VBMI; FP8 decoded by integer bit moves (vpermi2b lookups for
+//                the chunks holding zero/subnormal/NaN/Inf codes), FP32 FMA.
 //   kAvx512Bf16: kAvx512 plus AVX512_BF16; W8A8 and bfloat16-activation GEMMs use vdpbf16ps
 //                (FP8 values are exact in bfloat16), other activations use FP32 FMA.
 enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };

@@ -21,78 +21,83 @@ namespace fp8ops::cpu {
 
 // ------------------------------------------------------------------------------------- FP8GEMM
 //
-// Packed B: the N columns are cut into panels of `nr` columns (the last one zero-padded); each
-// panel holds all of K (padded with zero codes to `kpad`, a multiple of `kgroup`) in the order
-// the ISA's decoder wants, `kpad * nr` bytes per panel. Next to the codes, each panel keeps one
-// float32 scale per (K block of B, column): colscale[seg][nr]. The kernels accumulate one
-// "segment" of K at a time (a K block of B or of A's scales) from the FP8 values *without*
-// scales, then add acc * colscale * ascale to the total, so B's scale layout (per tensor,
-// per channel, 1-D or 2-D blocks, ragged) is all the same to them.
+// B is read in place: ONNX Runtime's [n, k] row-major FP8 codes (no packed copy). The driver
+// cuts K into "segments" of `seg` codes (one K block of B's scales and of A's groups; the last
+// one may be shorter) and every segment into "chunks" of the ISA's `chunk` codes (the last chunk
+// of a segment may be shorter: the kernels load it masked and never read past it). K' =
+// nseg * cps * chunk is K with every segment padded to whole chunks. The kernels accumulate one
+// segment from the FP8 values *without* scales, then add acc * b_scale * a_scale to the total,
+// so B's scale layout (per tensor, per channel, 1-D or 2-D blocks, ragged) is all the same to
+// them.
 //
-// An ISA may also keep one flag byte per K group of a panel (uses_flags): set when the group
-// holds a code its fast decoder does not handle (e.g. zero, subnormals, NaN), so it takes the
-// exact slow decoder there.
+// Decoders put the codes of a chunk into vector lanes in their own order; the driver prepares A
+// in that order (once per call): element j of a prepared chunk is A at chunk offset
+// a_order_f32[j] (float kernels) or a_order_bf16[j] (bf16-pair kernels), zero beyond the
+// segment. Masked-off codes of a chunk decode to finite values (they meet A's zeros).
+//
+// Flags: one bit per (row, chunk) of metadata, set at preparation when the chunk holds a code the
+// ISA's fast decoder does not handle (AVX-512: zero, subnormal, NaN, Inf -> exact slow decoder;
+// AVX2 E4M3: NaN -> the segment's result is NaN).
 
-struct PackPanelArgs {
-  const uint8_t* b;  // [n, k] row-major FP8 codes
-  int64_t n, k, kpad;
-  int32_t format;  // 17 (E4M3FN) or 19 (E5M2)
-  int64_t panel;   // columns [panel * nr, panel * nr + nr)
-  uint8_t* codes;  // out: kpad * nr bytes
-  uint8_t* flags;  // out: kpad / kgroup bytes (nullptr unless uses_flags)
-  // in/out: [nseg_b][nr] scales of B for this panel (0 for padding columns), filled by the
-  // driver; the ISA may fold a decode factor into them (and marks NaN weights, see avx2).
-  float* colscale;
-  int64_t nseg_b, kseg_b;  // number and length of B's K blocks
+// A view of B and its scales for the kernels.
+struct BView {
+  const uint8_t* b;  // [n][k] FP8 codes (the B input's buffer)
+  int64_t n, k;
+  int32_t format;          // 17 (E4M3FN) or 19 (E5M2)
+  int64_t seg, nseg, cps;  // segment length, count, chunks per segment
+  const uint8_t* flags;    // bits: row r at flags + r * flag_stride, bit s * cps + c
+  int64_t flag_stride;     // bytes
+  const float* b_scale;    // scale of (row r, segment s): b_scale[(r / bn) * nbk + seg_kb[s]]
+  int64_t bn, nbk;
+  const int32_t* seg_kb;  // [nseg]
 };
 
-// Small M: B streamed once, decoded in registers, for m <= gemv_max_m rows.
+// Small M: B streamed once, decoded in registers.
 struct GemvArgs {
-  int64_t m;            // 1..gemv_max_m
-  const void* a;        // prepared A: float [m][lda], or bf16 pairs uint32 [m][lda / 2]
-  int64_t lda;          // elements (K units) between rows, >= kpad
-  const float* ascale;  // [m][ldas]: A's scale per segment (1 for weight-only)
-  int64_t ldas;
-  const uint8_t* codes;   // one panel
-  const uint8_t* flags;   // that panel's flags (uses_flags)
-  const float* colscale;  // that panel's [nseg_b][nr]
-  int64_t kpad;
-  int64_t seg;     // segment length (multiple of kgroup, or >= kpad)
-  int64_t kseg_b;  // B's K block length (colscale row = k0 / kseg_b)
-  int32_t format;
-  float* y;  // out: [m][nr] float32 (overwritten)
+  const BView* b;
+  int64_t r0, r1;  // B rows (output columns) [r0, r1)
+  int64_t m;       // 1..gemv_max_m
+  const void* a;   // prepared A: float or bf16 (uint16) [m][lda], lda = K'
+  int64_t lda;
+  const float* ascale;  // [m][nseg] (1 for weight-only)
+  float* y;             // out: [m][ldy] float32, y[i * ldy + r - r0] (overwritten)
+  int64_t ldy;
+  float* scratch;  // gemv_scratch * m * nseg floats
 };
 
 struct Fp8GemmKernels {
-  int nr;           // columns per panel
-  int kgroup;       // K granularity of the packed layout
-  int gemv_max_m;   // largest m gemv takes
-  int mr;           // rows per call of gemm_f32 / gemm_bf16
-  bool uses_flags;  // keeps a flag byte per K group of each panel
-  // Packs one panel (codes and colscale fix-ups).
-  void (*pack_panel)(const PackPanelArgs* args);
+  int chunk;                   // codes per chunk (a multiple of 2 * vec)
+  int vec;                     // float32 lanes per vector: M columns per vector of the tile kernels
+  int gemv_max_m;              // largest m gemv takes
+  int gemv_scratch;            // GemvArgs::scratch floats per (A row, segment)
+  int mr;                      // B rows per call of gemm_f32 / gemm_bf16
+  int max_nv;                  // vectors of M columns per call of gemm_f32 / gemm_bf16
+  const uint8_t* a_order_f32;  // [chunk]
+  const uint8_t* a_order_bf16;  // [chunk] (nullptr if the ISA has no bf16 path)
+  // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each).
+  void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
   // float A (weight-only, or FP8 codes decoded to float).
   void (*gemv_f32)(const GemvArgs* args);
   // bfloat16-pair A (FP8 codes or bf16 activations); nullptr if the ISA has no bf16 path.
   void (*gemv_bf16)(const GemvArgs* args);
-  // Decodes packed rows [k0, k1) of one panel (k0, k1 multiples of kgroup) to float32
-  // tile[k1 - k0][nr] *scaled*: row k times colscale[k / kseg_b][:] (the panel's [nseg_b][nr]).
-  void (*decode_f32)(const uint8_t* panel_codes, const uint8_t* panel_flags, int32_t format,
-                     int64_t k0, int64_t k1, const float* colscale, int64_t kseg_b, float* tile);
-  // Decodes to unscaled bf16 pairs tile[(k1 - k0) / 2][nr] (uint32 each).
-  void (*decode_bf16)(const uint8_t* panel_codes, const uint8_t* panel_flags, int32_t format,
-                      int64_t k0, int64_t k1, uint32_t* tile);
-  // c[i][0:nr] += sum_{kk < kc} A[i][kk] * tile[kk][0:nr] for rows i < m (m <= mr), with A and
-  // tile already dequantized (scales applied). A is packed by K: A[i][kk] = a[kk * lda + i]
-  // (the driver packs mr rows together so the broadcasts read one contiguous stream).
-  void (*gemm_f32)(int64_t m, int64_t kc, const float* a, int64_t lda, const float* tile, float* c,
-                   int64_t ldc);
-  // bf16 pairs, unscaled, one K block ("segment") of B and A per call: kc counts K (even),
-  // A[i][pair p] = a[p * lda + i], and
-  // c[i][0:nr] += (sum_k A[i][k] * tile[k][0:nr]) * colscale[0:nr] * ascale[i * ldas].
-  void (*gemm_bf16)(int64_t m, int64_t kc, const uint32_t* a, int64_t lda, const uint32_t* tile,
-                    const float* colscale, const float* ascale, int64_t ldas, float* c,
-                    int64_t ldc);
+  // Decodes B rows [r0, r0 + rows) x global chunks [g0, g1) (g = s * cps + c) to
+  // tile[i][(g - g0) * chunk + j] (row i at tile + i * ldt) in a_order_f32, times the row's
+  // scale of the chunk's segment.
+  void (*decode_f32)(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
+                     int64_t ldt);
+  // The same, unscaled bf16 in a_order_bf16 (uint16 elements; ldt counts them).
+  void (*decode_bf16)(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1,
+                      uint16_t* tile, int64_t ldt);
+  // c[i][0:nv * vec] += sum_{kk < kc} tile[i * ldt + kk] * at[kk * ldat + 0:nv * vec] for rows
+  // i < r (r <= mr, nv <= max_nv); tile and at already scaled.
+  void (*gemm_f32)(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
+                   const float* at, int64_t ldat, float* c, int64_t ldc);
+  // bf16 pairs, unscaled, one segment per call: kp pairs, tile row i = uint32 pairs at
+  // tile + i * ldt, at[p * ldat + j] the pair of A column j, and
+  // c[i][j] += (sum_p tile[i][p] . at[p][j]) * bscale[i] * ascale[j].
+  void (*gemm_bf16)(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt,
+                    const uint32_t* at, int64_t ldat, const float* bscale, const float* ascale,
+                    float* c, int64_t ldc);
   // Two loops for dispatch's calibration: `iters` rounds of 24 independent FP32 FMAs / bf16
   // dot products on full vectors (nullptr where not applicable). Return a value to keep.
   float (*calib_fma)(int64_t iters);

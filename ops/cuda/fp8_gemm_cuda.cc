@@ -259,6 +259,8 @@ const char* GemmPathName(GemmPath p) {
     case GemmPath::kLtBlock128x128: return "cublaslt_blk128x128";
     case GemmPath::kLt1x128: return "cublaslt_vec128";
     case GemmPath::kLtOuterVector: return "cublaslt_outer_vec";
+    case GemmPath::kWeightOnlyMma:
+      return "wo_mma";
   }
   return "?";
 }
@@ -289,6 +291,9 @@ GemmOptions GemmOptions::FromEnv() {
   }
   if (const char* v = std::getenv("FP8OPS_CUDA_MIN_M_CUBLASLT"); v != nullptr && *v != '\0') {
     o.min_m_for_cublaslt = std::strtoll(v, nullptr, 10);
+  }
+  if (const char* v = std::getenv("FP8OPS_CUDA_MIN_M_WO"); v != nullptr && *v != '\0') {
+    o.min_m_for_wo = std::strtoll(v, nullptr, 10);
   }
   return o;
 }
@@ -365,6 +370,10 @@ static GemmPath GemvPath(const GemmLaunchArgs& a) {
 GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* plan) {
   plan->path = GemvPath(a);
   plan->workspace_bytes = 0;
+  if (o.min_m_for_wo > 0 && a.m >= o.min_m_for_wo && WoMmaApplies(a)) {
+    plan->path = GemmPath::kWeightOnlyMma;
+    return {};
+  }
   const LtMode mode = ChooseLtMode(a, o);
   if (mode == LtMode::kNone) return {};
   size_t need = 0;
@@ -382,6 +391,10 @@ GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* p
 
 GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* workspace, size_t workspace_bytes,
                      cudaStream_t stream, GemmPath* used) {
+  if (plan.path == GemmPath::kWeightOnlyMma && WoMmaApplies(a)) {
+    if (used != nullptr) *used = plan.path;
+    return CudaStatus(LaunchFp8GemmWo(a, stream), "LaunchFp8GemmWo");
+  }
   const LtMode mode = ModeOf(plan.path);
   if (mode != LtMode::kNone) {
     size_t a_bytes = 0, b_bytes = 0;

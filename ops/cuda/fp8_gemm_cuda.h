@@ -10,8 +10,11 @@
 //   kLt1x128         A FP8 with a_block 128, B in 1x128 groups: both VEC128_32F (both transposed).
 //   kLtOuterVector   one scale per row of A and per row of B (per-tensor and per-channel
 //                    weights, whole-K groups): OUTER_VEC_32F for both (B's scales expanded to N).
+//   kWeightOnlyMma   A float16/bfloat16 (weight-only), M >= min_m_for_wo, block_k a multiple of
+//                    64 or whole K: the tensor-core kernel of fp8_gemm_wo.cu (LaunchFp8GemmWo).
 //   kGemv*           the streaming kernel (launch.h, three variants): M < min_m_for_cublaslt
-//                    (decode), weight-only A, ragged K, or anything cuBLASLt refuses.
+//                    (decode), weight-only A below min_m_for_wo or float32 A or block_k not a
+//                    multiple of 64, ragged K (FP8 A), or anything cuBLASLt refuses.
 #ifndef FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
 #define FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
 
@@ -26,7 +29,15 @@
 
 namespace fp8ops::cuda {
 
-enum class GemmPath { kGemvTensorCore, kGemvVector, kGemvScalar, kLtBlock128x128, kLt1x128, kLtOuterVector };
+enum class GemmPath {
+  kGemvTensorCore,
+  kGemvVector,
+  kGemvScalar,
+  kLtBlock128x128,
+  kLt1x128,
+  kLtOuterVector,
+  kWeightOnlyMma,
+};
 const char* GemmPathName(GemmPath p);
 inline bool IsCublasLtPath(GemmPath p) {
   return p == GemmPath::kLtBlock128x128 || p == GemmPath::kLt1x128 || p == GemmPath::kLtOuterVector;
@@ -48,7 +59,11 @@ struct GemmOptions {
   // M = 16 the tensor-core streaming kernel took 11.5 us against cuBLASLt's 17.6 us (K = N = 4096,
   // H100, bench/results/).
   int64_t min_m_for_cublaslt = 17;
-  // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>.
+  // Weight-only A (float16/bfloat16): from this M on the tensor-core kernel runs (below it the
+  // streaming kernel, whose tiles are 16 rows of A). 0 or less: never.
+  int64_t min_m_for_wo = 17;
+  // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>,
+  // FP8OPS_CUDA_MIN_M_WO=<m>.
   static GemmOptions FromEnv();
 };
 

@@ -59,6 +59,18 @@ GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvV
 // weights into L2 while the kernel ahead of it on `stream` finishes (FP8OPS_CUDA_NO_PDL=1: off).
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
+// Weight-only FP8GEMM on the tensor cores (ops/cuda/fp8_gemm_wo.cu), the path for M > 16: A
+// float16/bfloat16, B's codes decoded unscaled into A's type (exact), mma.sync m16n8k16 with
+// float32 accumulators, B's block scale applied per K block to a fresh float32 block sum.
+// Applies to A float16/bfloat16 with block_k a multiple of 64 or covering K (per tensor, per
+// channel); any M, N, K (K % 16 != 0 or unaligned pointers: per-element tile loads). float32 A
+// is not exact in float16 and stays on the streaming kernel.
+enum class WoTile { kAuto, k128x128, k64x64 };
+bool WoMmaApplies(const GemmLaunchArgs& a);
+WoTile ChooseWoTile(const GemmLaunchArgs& a);  // 128x128 once those tiles fill half the SMs
+cudaError_t LaunchFp8GemmWo(const GemmLaunchArgs& a, cudaStream_t stream,
+                            WoTile tile = WoTile::kAuto);
+
 // dst[c * rows + r] = src[r * cols + c] (float32).
 cudaError_t LaunchTransposeF32(const float* src, int64_t rows, int64_t cols, float* dst,
                                cudaStream_t stream);

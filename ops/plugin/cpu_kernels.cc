@@ -53,16 +53,17 @@ absl::StatusOr<std::optional<InputTensor>> ConstantInput(const OrtKernelInfo* in
   api.ReleaseTensorTypeAndShapeInfo(shape_info);
   if (!st.ok()) return st;
   void* data = nullptr;
-  if (auto s = FromOrt(api.GetTensorMutableData(const_cast<OrtValue*>(value), &data)); !s.ok()) return s;
+  if (auto s = FromOrt(api.GetTensorMutableData(const_cast<OrtValue*>(value), &data)); !s.ok())
+    return s;
   t.data = data;
   return t;
 }
 
-// The layout of B and B_scale the kernels pack from; ok only if their shapes are valid.
-std::optional<cpu::PackBSource> PackSource(const GemmAttrs& attrs, DType b_type,
-                                           const InputTensor& b, const InputTensor& b_scale) {
+// B and B_scale as the kernels prepare them; nullopt unless their shapes are valid.
+std::optional<cpu::BSource> PrepareSource(const GemmAttrs& attrs, DType b_type,
+                                          const InputTensor& b, const InputTensor& b_scale) {
   if (b.desc.shape.size() != 2) return std::nullopt;
-  cpu::PackBSource src;
+  cpu::BSource src;
   src.n = b.desc.shape[0];
   src.k = b.desc.shape[1];
   src.b = static_cast<const uint8_t*>(b.data);
@@ -105,16 +106,18 @@ absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
   p.x = x->data;
   p.x_type = x->desc.type;
   p.block_size = attrs_.block_size;
-  p.params = {static_cast<Fp8Format>(attrs_.fp8_type), attrs_.saturate != 0, attrs_.scale_pow2 != 0};
+  p.params = {static_cast<Fp8Format>(attrs_.fp8_type), attrs_.saturate != 0,
+              attrs_.scale_pow2 != 0};
   if (scale) {
     p.static_scale = static_cast<const float*>(scale->data);
     p.static_scale_count = scale->desc.NumElements();
-    FP8OPS_RETURN_IF_ERROR(ValidateStaticScaleValues(p.static_scale, p.static_scale_count, "scale"));
+    FP8OPS_RETURN_IF_ERROR(
+        ValidateStaticScaleValues(p.static_scale, p.static_scale_count, "scale"));
   }
   FP8OPS_ASSIGN_OR_RETURN(y, AllocOutput(ctx, quantize_io::kY, x->desc.shape));
-  FP8OPS_ASSIGN_OR_RETURN(y_scale,
-                          AllocOutput(ctx, quantize_io::kYScale,
-                                      QuantizeScaleShape(x->desc.shape, attrs_.block_size)));
+  FP8OPS_ASSIGN_OR_RETURN(
+      y_scale,
+      AllocOutput(ctx, quantize_io::kYScale, QuantizeScaleShape(x->desc.shape, attrs_.block_size)));
   p.y = static_cast<uint8_t*>(y);
   p.y_scale = static_cast<float*>(y_scale);
 
@@ -126,18 +129,20 @@ absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
 
 // -------------------------------------------------------------------------------------- FP8GEMM
 
-absl::StatusOr<std::unique_ptr<Fp8GemmCpuKernel>> Fp8GemmCpuKernel::Create(const OrtKernelInfo* info) {
+absl::StatusOr<std::unique_ptr<Fp8GemmCpuKernel>> Fp8GemmCpuKernel::Create(
+    const OrtKernelInfo* info) {
   auto k = std::make_unique<Fp8GemmCpuKernel>();
   FP8OPS_ASSIGN_OR_RETURN(setup, ReadGemmKernel(info));
   k->attrs_ = setup.attrs;
   const DType b_type = setup.b_type;
   k->isa_ = cpu::ActiveIsa();
-  // Pack a constant weight now (invalid shapes are left for Compute to report).
+  // Prepare a constant weight's metadata now (invalid shapes are left for Compute to report). The
+  // codes stay in ONNX Runtime's buffer: Compute reads them from its input.
   FP8OPS_ASSIGN_OR_RETURN(b_const, ConstantInput(info, gemm_io::kB));
   FP8OPS_ASSIGN_OR_RETURN(b_scale_const, ConstantInput(info, gemm_io::kBScale));
   if (b_const && b_scale_const) {
-    if (auto src = PackSource(k->attrs_, b_type, *b_const, *b_scale_const)) {
-      k->packed_b_ = cpu::PackB(*src, k->isa_);
+    if (auto src = PrepareSource(k->attrs_, b_type, *b_const, *b_scale_const)) {
+      k->prepared_b_ = cpu::PrepareB(*src, k->isa_);
     }
   }
   return k;
@@ -149,7 +154,8 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
   FP8OPS_ASSIGN_OR_RETURN(b, GetInput(ctx, gemm_io::kB));
   FP8OPS_ASSIGN_OR_RETURN(b_scale, GetInput(ctx, gemm_io::kBScale));
   FP8OPS_ASSIGN_OR_RETURN(bias, GetInput(ctx, gemm_io::kBias));
-  if (!a || !b || !b_scale) return absl::InvalidArgumentError("inputs A, B and B_scale are required");
+  if (!a || !b || !b_scale)
+    return absl::InvalidArgumentError("inputs A, B and B_scale are required");
   std::optional<TensorDesc> a_scale_desc, bias_desc;
   if (a_scale) a_scale_desc = a_scale->desc;
   if (bias) bias_desc = bias->desc;
@@ -173,12 +179,15 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
     auto fn = [&task](size_t i) { task(i); };
     return ParallelFor(ctx, n, fn);
   };
-  if (packed_b_ != nullptr) return cpu::Fp8Gemm(*packed_b_, in, parallel);
-  // B (or B_scale) is computed at run time: pack it for this call.
-  const auto src = PackSource(attrs_, b->desc.type, *b, *b_scale);
-  if (!src) return absl::InternalError("B / B_scale shapes passed validation but cannot be packed");
-  const auto packed = cpu::PackB(*src, isa_, parallel);
-  return cpu::Fp8Gemm(*packed, in, parallel);
+  const auto* b_codes = static_cast<const uint8_t*>(b->data);
+  if (prepared_b_ != nullptr) return cpu::Fp8Gemm(*prepared_b_, b_codes, in, parallel);
+  // B (or B_scale) is computed at run time: prepare it for this call.
+  const auto src = PrepareSource(attrs_, b->desc.type, *b, *b_scale);
+  if (!src) {
+    return absl::InternalError("B / B_scale shapes passed validation but cannot be prepared");
+  }
+  const auto prepared = cpu::PrepareB(*src, isa_, parallel);
+  return cpu::Fp8Gemm(*prepared, b_codes, in, parallel);
 }
 
 // -------------------------------------------------------------------------------- DequantizeFP8

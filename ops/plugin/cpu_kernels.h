@@ -36,9 +36,10 @@ class Fp8GemmCpuKernel {
  private:
   GemmAttrs attrs_;
   cpu::Isa isa_ = cpu::Isa::kScalar;
-  // B and B_scale packed at creation when both are constant initializers: the only copy of the
-  // weight the kernel keeps (about 1 byte per weight). Otherwise B is packed per call.
-  std::unique_ptr<const cpu::PackedB> packed_b_;
+  // B's metadata (scales, flag bits: about 1/500 of B's bytes) prepared at creation when B and
+  // B_scale are constant initializers; the codes are read from ONNX Runtime's buffer at every
+  // call, so the session holds one copy of the weight. Otherwise prepared per call.
+  std::unique_ptr<const cpu::PreparedB> prepared_b_;
 };
 
 class DequantizeFp8CpuKernel {

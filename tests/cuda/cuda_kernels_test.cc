@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -414,8 +416,25 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
   // FP8 tensor-core paths (cuBLASLt, the mma variant) sum products at reduced precision inside
   // each K block; the CUDA-core variants are float32 throughout.
   auto acc_eps = [](bool tensor_core) { return tensor_core ? 1e-3 : 1e-5; };
-  CheckGemm(c, d, dy.Download(), acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore),
+  // The weight-only tensor-core kernel: exact products, float32 tensor-core sums (Hopper's may
+  // truncate), so it is held to the spec's bound (docs/OPERATORS.md 1.5): 2 (K + 2) 2^-24.
+  const double wo_eps = 2.0 * static_cast<double>(c.k + 2) * 0x1p-24;
+  CheckGemm(c, d, dy.Download(),
+            used == GemmPath::kWeightOnlyMma
+                ? wo_eps
+                : acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore),
             cuda::GemmPathName(used));
+
+  // 1b. The weight-only kernel with both tile shapes, wherever it applies (any M).
+  if (cuda::WoMmaApplies(g)) {
+    for (cuda::WoTile tile : {cuda::WoTile::k128x128, cuda::WoTile::k64x64}) {
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+      EXPECT_EQ(cuda::LaunchFp8GemmWo(g, nullptr, tile), cudaSuccess);
+      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      CheckGemm(c, d, dy.Download(), wo_eps,
+                tile == cuda::WoTile::k128x128 ? "wo_mma 128x128" : "wo_mma 64x64");
+    }
+  }
 
   // 2. Every variant of the streaming kernel that applies (it is also the fallback for any shape).
   std::vector<cuda::GemvVariant> ran;
@@ -488,6 +507,68 @@ TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {
   if (hopper) {
     EXPECT_EQ(used, GemmPath::kLtBlock128x128) << "cuBLASLt refused the block-scaled FP8 matmul on " << prop.name;
   }
+}
+
+// Weight-only (A float16/bfloat16) at M > 16: the tensor-core kernel, with every scale
+// granularity, ragged M/N/K (K % 16 != 0 takes the per-element tile loads, K % 64 != 0 a partial
+// last tile), and the explicit fallback to the streaming kernel where block_k is not a multiple
+// of 64. Small shapes: this test also runs under compute-sanitizer.
+struct WoGran {
+  int64_t bn, bk;
+};
+constexpr WoGran kWoGrans[] = {{128, 128}, {1, 0},   {0, 0},  {128, 32},
+                               {100, 192}, {1, 128}, {64, 64}};
+
+void RunWoCases(const std::vector<std::array<int64_t, 3>>& shapes, std::mt19937& rng, int stride) {
+  int i = 0;
+  for (const auto& s : shapes) {
+    for (size_t gi = 0; gi < std::size(kWoGrans); gi += stride) {
+      const WoGran gr = kWoGrans[(gi + i) % std::size(kWoGrans)];
+      ++i;
+      const DType at = i % 2 == 0 ? DType::kFloat16 : DType::kBFloat16;
+      const Fp8Format bf = i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+      const DType outs[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
+      const GemmCase c{s[0], s[2], s[1], at, bf, gr.bn, gr.bk, 128, outs[i % 3], i % 4 != 1};
+      const GemmPath used = RunGemmCase(c, rng);
+      const bool wo = gr.bk <= 0 || gr.bk >= c.k || gr.bk % 64 == 0;
+      EXPECT_EQ(used == GemmPath::kWeightOnlyMma, wo)
+          << Describe(c) << ": ran " << cuda::GemmPathName(used);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+TEST(CudaFp8Gemm, WeightOnlyTensorCoreSmallShapes) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(13);
+  // {M, K, N}
+  RunWoCases({{17, 128, 64},
+              {31, 200, 72},
+              {17, 80, 130},
+              {65, 201, 64},
+              {129, 1008, 136},
+              {33, 64, 1},
+              {300, 256, 65},
+              {20, 1, 9}},
+             rng, 1);
+  // Threshold: M = 16 stays on the streaming kernel.
+  GemmCase c{16,  64,  128, DType::kFloat16, Fp8Format::kE4M3FN,
+             128, 128, 128, DType::kFloat16, false};
+  EXPECT_NE(RunGemmCase(c, rng), GemmPath::kWeightOnlyMma);
+}
+
+TEST(CudaFp8Gemm, WeightOnlyTensorCoreLargerShapes) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(14);
+  RunWoCases({{17, 4096, 4104},
+              {31, 1000, 1000},
+              {128, 4096, 64},
+              {128, 200, 4104},
+              {300, 1000, 1000},
+              {300, 4096, 64},
+              {128, 128, 4104},
+              {31, 4096, 1000}},
+             rng, 3);
 }
 
 TEST(CudaFp8Gemm, EmptyDimensions) {

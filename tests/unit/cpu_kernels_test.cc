@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -342,10 +343,8 @@ reference::GemmProblem ReferenceProblem(const GemmCase& c, const GemmData& d) {
   return p;
 }
 
-// Y of the fast kernels (out_type bytes).
-std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool threaded,
-                             Isa* packed_isa = nullptr) {
-  PackBSource src;
+BSource SourceOf(const GemmCase& c, const GemmData& d) {
+  BSource src;
   src.b = d.b.data();
   src.n = c.n;
   src.k = c.k;
@@ -355,8 +354,13 @@ std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool
   src.block_n = c.block_n;
   src.block_k = c.block_k;
   src.a_block = c.a_block;
-  auto packed = PackB(src, isa);
-  if (packed_isa) *packed_isa = packed->isa;
+  return src;
+}
+
+// Y of the fast kernels (out_type bytes) with B's metadata `prepared` and its codes read from
+// `b_codes`.
+std::vector<uint8_t> RunPrepared(const PreparedB& prepared, const uint8_t* b_codes,
+                                 const GemmCase& c, const GemmData& d, bool threaded) {
   GemmInput in;
   in.m = c.m;
   in.a = d.a.data();
@@ -367,9 +371,18 @@ std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool
   in.out_type = c.out_type;
   std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)), 0xCD);
   in.y = y.data();
-  const absl::Status s = threaded ? Fp8Gemm(*packed, in, RunThreaded) : Fp8Gemm(*packed, in);
+  const absl::Status s =
+      threaded ? Fp8Gemm(prepared, b_codes, in, RunThreaded) : Fp8Gemm(prepared, b_codes, in);
   EXPECT_TRUE(s.ok()) << s;
   return y;
+}
+
+// Y of the fast kernels (out_type bytes).
+std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool threaded,
+                             Isa* prepared_isa = nullptr) {
+  auto prepared = PrepareB(SourceOf(c, d), isa);
+  if (prepared_isa) *prepared_isa = prepared->isa;
+  return RunPrepared(*prepared, d.b.data(), c, d, threaded);
 }
 
 double UlpOut(double r, DType t) {
@@ -548,43 +561,157 @@ TEST(CpuFp8Gemm, NanAndInfWeightsPropagateLikeReference) {
   std::mt19937 rng(11);
   for (Isa isa : TestedIsas()) {
     for (Fp8Format f : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
-      for (int64_t m : {int64_t{1}, int64_t{20}}) {
-        GemmCase c{m, 40, 300, 128, 128, 128, DType::kFloat, f, DType::kFloat, false};
-        GemmData d = MakeData(c, rng);
-        d.b[3 * 300 + 17] = 0x7F;                             // NaN in column 3
-        d.b[20 * 300 + 290] = 0xFF;                           // -NaN in column 20
-        if (f == Fp8Format::kE5M2) d.b[30 * 300 + 5] = 0x7C;  // +Inf in column 30
-        const auto y = RunFast(isa, c, d, false);
-        reference::GemmProblem p = ReferenceProblem(c, d);
-        std::vector<float> want(static_cast<size_t>(m * 40));
-        p.y = want.data();
-        reference::Fp8Gemm(p, 0, m, 0, 40);
-        std::vector<float> got(want.size());
-        std::memcpy(got.data(), y.data(), y.size());
-        for (size_t i = 0; i < want.size(); ++i) {
-          EXPECT_EQ(std::isnan(got[i]), std::isnan(want[i])) << Describe(isa, c) << " i=" << i;
-          EXPECT_EQ(std::isinf(got[i]), std::isinf(want[i])) << Describe(isa, c) << " i=" << i;
-          if (std::isinf(want[i])) {
-            EXPECT_EQ(got[i], want[i]);
+      for (int64_t m : {int64_t{1}, int64_t{5}, int64_t{20}}) {
+        for (int64_t bk : {int64_t{128}, int64_t{48}}) {
+          GemmCase c{m, 40, 300, 128, bk, bk, DType::kFloat, f, DType::kFloat, false};
+          GemmData d = MakeData(c, rng);
+          d.b[3 * 300 + 17] = 0x7F;                             // NaN in column 3
+          d.b[20 * 300 + 290] = 0xFF;                           // -NaN in column 20
+          if (f == Fp8Format::kE5M2) d.b[30 * 300 + 5] = 0x7C;  // +Inf in column 30
+          const auto y = RunFast(isa, c, d, false);
+          reference::GemmProblem p = ReferenceProblem(c, d);
+          std::vector<float> want(static_cast<size_t>(m * 40));
+          p.y = want.data();
+          reference::Fp8Gemm(p, 0, m, 0, 40);
+          std::vector<float> got(want.size());
+          std::memcpy(got.data(), y.data(), y.size());
+          for (size_t i = 0; i < want.size(); ++i) {
+            EXPECT_EQ(std::isnan(got[i]), std::isnan(want[i])) << Describe(isa, c) << " i=" << i;
+            EXPECT_EQ(std::isinf(got[i]), std::isinf(want[i])) << Describe(isa, c) << " i=" << i;
+            if (std::isinf(want[i])) {
+              EXPECT_EQ(got[i], want[i]);
+            }
           }
+          EXPECT_TRUE(std::isnan(got[3]) && std::isnan(got[20]));
         }
-        EXPECT_TRUE(std::isnan(got[3]) && std::isnan(got[20]));
       }
     }
   }
 }
 
-// A K block that is not a multiple of the AVX-512 layout's K group falls back to the reference
-// layout, and still computes the op.
-TEST(CpuFp8Gemm, OddKBlockFallsBackToReferenceLayout) {
-  if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+// A K block shorter than a chunk (block_k = 5) runs on the SIMD kernels too (no fallback).
+TEST(CpuFp8Gemm, OddKBlockRunsOnSimdKernels) {
   std::mt19937 rng(2);
-  GemmCase c{3, 20, 50, 1, 5, 5, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, false};
-  const GemmData d = MakeData(c, rng);
-  Isa packed_isa;
-  const auto y = RunFast(Isa::kAvx512, c, d, false, &packed_isa);
-  EXPECT_EQ(packed_isa, Isa::kScalar);
-  CheckGemm(Isa::kAvx512, c, d, y);
+  for (Isa isa : TestedIsas()) {
+    for (int64_t m : {int64_t{3}, int64_t{20}}) {
+      GemmCase c{m, 20, 50, 1, 5, 5, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, false};
+      const GemmData d = MakeData(c, rng);
+      Isa prepared_isa;
+      const auto y = RunFast(isa, c, d, false, &prepared_isa);
+      EXPECT_EQ(prepared_isa, isa);
+      CheckGemm(isa, c, d, y);
+    }
+  }
+}
+
+// The brief's sweep: every M of both paths and their edges, odd N and K (K < one chunk, K not a
+// multiple of the chunk, K = 4096), every K granularity (128, 64, 32, 48, 3, whole K), every B
+// scale layout, both B formats with zero, subnormal and max codes mixed in, FP8 and float A, bias
+// and output types.
+TEST(CpuFp8Gemm, MatchesReferenceOnBlockAndPathSweep) {
+  struct Layout {
+    int64_t bn, bk;  // B's blocks (0 = whole dimension)
+  };
+  const int64_t blocks[] = {128, 64, 32, 48, 3, 0};
+  const int64_t ms[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 130};
+  const DType a_types[] = {DType::kE4M3FN, DType::kE5M2, DType::kFloat, DType::kFloat16,
+                           DType::kBFloat16};
+  std::mt19937 rng(1234);
+  for (Isa isa : TestedIsas()) {
+    int idx = 0;
+    for (int64_t blk : blocks) {
+      // Per tensor (0, 0), per channel (1, 0), 1-D (1, blk), 2-D (blk or 16, blk).
+      const Layout layouts[] = {{0, 0}, {1, 0}, {1, blk}, {blk > 0 ? blk : 16, blk}};
+      for (const Layout& lay : layouts) {
+        for (int64_t m : ms) {
+          ++idx;
+          GemmCase c;
+          c.m = m;
+          const int64_t ns[] = {1, 7, 37, 67};
+          const int64_t ks[] = {5, 63, 65, 131, 200, 4096};
+          c.n = ns[idx % 4];
+          c.k = ks[(idx / 4) % 6];
+          if (c.k == 4096 && m > 17) c.k = 515;  // keep the float64 check quick
+          c.block_n = lay.bn;
+          c.block_k = lay.bk;
+          c.a_type = a_types[idx % 5];
+          // a_block equals block_k when B is blocked along K (the op requires it).
+          c.a_block = lay.bk > 0 ? lay.bk : blk;
+          c.b_format = idx % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+          c.out_type = idx % 3 == 0   ? DType::kFloat16
+                       : idx % 3 == 1 ? DType::kFloat
+                                      : DType::kBFloat16;
+          c.bias = idx % 2 == 0;
+          GemmData d = MakeData(c, rng);
+          // Codes the fast decoders treat apart: zero, subnormal, max (both signs), ~2% of B.
+          const uint8_t special[] = {
+              0x00,
+              0x80,
+              0x01,
+              0x83,
+              static_cast<uint8_t>(c.b_format == Fp8Format::kE5M2 ? 0x7B : 0x7E),
+              static_cast<uint8_t>(c.b_format == Fp8Format::kE5M2 ? 0xFB : 0xFE)};
+          std::uniform_int_distribution<size_t> pos(0, d.b.size() - 1);
+          for (size_t i = 0; i < d.b.size() / 50 + 1; ++i) d.b[pos(rng)] = special[i % 6];
+          CheckGemm(isa, c, d, RunFast(isa, c, d, /*threaded=*/idx % 4 == 0));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// Zero-copy: the kernel keeps only small metadata (no copy of B's codes) and reads the codes from
+// the buffer passed at each call: a copy of B at another address gives the same Y, and changed
+// codes in that buffer (normal codes replaced by other normal codes: same flags) change Y as the
+// reference says, even after the buffer B was prepared from is gone.
+TEST(CpuFp8Gemm, ReadsCodesFromTheCallersBufferAndKeepsSmallMetadata) {
+  std::mt19937 rng(5);
+  for (Isa isa : TestedIsas()) {
+    for (int64_t m : {int64_t{1}, int64_t{3}, int64_t{40}}) {
+      for (int64_t bk : {int64_t{128}, int64_t{3}, int64_t{0}}) {
+        GemmCase c{m,
+                   45,
+                   1000,
+                   bk > 0 ? 128 : 1,
+                   bk,
+                   bk > 0 ? bk : 128,
+                   DType::kE4M3FN,
+                   Fp8Format::kE4M3FN,
+                   DType::kFloat,
+                   true};
+        GemmData d = MakeData(c, rng);
+        std::unique_ptr<PreparedB> prepared;
+        {
+          const std::vector<uint8_t> b1 = d.b;  // prepared from a buffer that goes away
+          GemmData d1 = d;
+          d1.b = b1;
+          prepared = PrepareB(SourceOf(c, d1), isa);
+        }
+        const size_t scale_bytes = d.b_scale.size() * sizeof(float);
+        EXPECT_LE(prepared->MemoryBytes(), static_cast<size_t>(c.n * c.k / 16) + scale_bytes + 1024)
+            << Describe(isa, c);
+        std::vector<uint8_t> b2(d.b.size() + 7);
+        uint8_t* codes = b2.data() + 7;  // another, unaligned address
+        std::memcpy(codes, d.b.data(), d.b.size());
+        CheckGemm(isa, c, d, RunPrepared(*prepared, codes, c, d, false));
+        int changed = 0;
+        for (size_t i = 0; i < d.b.size(); i += 13) {
+          const uint8_t v = codes[i];
+          const int e = (v >> 3) & 15;
+          if (e >= 1 && e <= 14) {  // normal: move to another normal exponent (1..13)
+            codes[i] = static_cast<uint8_t>((v & 0x87) | ((e == 1 ? 2 : e - 1) << 3));
+            ++changed;
+          }
+        }
+        ASSERT_GT(changed, 100);
+        GemmData d2 = d;
+        d2.b.assign(codes, codes + d.b.size());
+        CheckGemm(isa, c, d2, RunPrepared(*prepared, codes, c, d, true));
+        if (HasFailure()) return;
+      }
+    }
+  }
 }
 
 }  // namespace
