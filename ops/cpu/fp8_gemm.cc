@@ -34,6 +34,16 @@ T* Aligned(std::vector<T>& v, int64_t n, T fill) {
   return v.data() + ((64 - addr % 64) % 64) / sizeof(T);
 }
 
+// The same without filling: for scratch that is written before it is read (a thread's tiles),
+// where clearing it on every task cost ~5% of a prefill's time.
+template <typename T>
+T* AlignedScratch(std::vector<T>& v, int64_t n) {
+  constexpr int64_t kPad = 64 / sizeof(T);
+  if (static_cast<int64_t>(v.size()) < n + kPad) v.resize(static_cast<size_t>(n + kPad));
+  const auto addr = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - addr % 64) % 64) / sizeof(T);
+}
+
 // Scratch buffers reused by the tasks a thread runs.
 std::vector<float>& ThreadScratchF32(int which) {
   thread_local std::vector<float> buf[3];
@@ -330,10 +340,10 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     uint16_t* tile16 = nullptr;
     float* tile32 = nullptr;
     if (use_bf16) {
-      tile16 = Aligned<uint16_t>(ThreadScratchU16(), rows * ldt, 0);
+      tile16 = AlignedScratch(ThreadScratchU16(), rows * ldt);
       bsc.resize(static_cast<size_t>(rows));
     } else {
-      tile32 = Aligned(ThreadScratchF32(1), rows * ldt, 0.0f);
+      tile32 = AlignedScratch(ThreadScratchF32(1), rows * ldt);
     }
     for (int64_t g0 = 0; g0 < nchunks; g0 += gc) {
       const int64_t g1 = std::min(nchunks, g0 + gc);

@@ -94,6 +94,22 @@ __device__ __forceinline__ float ToFloat(float v) { return v; }
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// y[idx] = v + bias[n] (bias may be null), rounded once to out_type (1 float, 10 float16,
+// 16 bfloat16): the last step of every FP8GEMM kernel.
+__device__ __forceinline__ void StoreWithBias(void* y, const void* bias, int out_type, int64_t idx,
+                                              int n, float v) {
+  if (out_type == 1) {
+    if (bias != nullptr) v += static_cast<const float*>(bias)[n];
+    static_cast<float*>(y)[idx] = v;
+  } else if (out_type == 10) {
+    if (bias != nullptr) v += __half2float(static_cast<const __half*>(bias)[n]);
+    static_cast<__half*>(y)[idx] = __float2half_rn(v);
+  } else {
+    if (bias != nullptr) v += __bfloat162float(static_cast<const __nv_bfloat16*>(bias)[n]);
+    static_cast<__nv_bfloat16*>(y)[idx] = __float2bfloat16_rn(v);
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ T FromFloat(float v);
 template <>

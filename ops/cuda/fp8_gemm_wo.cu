@@ -106,17 +106,7 @@ __device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uin
 }
 
 __device__ __forceinline__ void StoreWo(const WoParams& p, int m, int n, float v) {
-  const int64_t idx = static_cast<int64_t>(m) * p.n + n;
-  if (p.out_type == 1) {
-    if (p.bias != nullptr) v += static_cast<const float*>(p.bias)[n];
-    static_cast<float*>(p.y)[idx] = v;
-  } else if (p.out_type == 10) {
-    if (p.bias != nullptr) v += __half2float(static_cast<const __half*>(p.bias)[n]);
-    static_cast<__half*>(p.y)[idx] = __float2half_rn(v);
-  } else {
-    if (p.bias != nullptr) v += __bfloat162float(static_cast<const __nv_bfloat16*>(p.bias)[n]);
-    static_cast<__nv_bfloat16*>(p.y)[idx] = __float2bfloat16_rn(v);
-  }
+  detail::StoreWithBias(p.y, p.bias, p.out_type, static_cast<int64_t>(m) * p.n + n, n, v);
 }
 
 template <int WARPS_M, int WARPS_N, int WM, int WN>
