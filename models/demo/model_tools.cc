@@ -11,48 +11,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "fp8ops/float16.h"
+#include "graph_pass/model_io.h"
 
 namespace fp8ops::demo {
 namespace {
 
 constexpr int kFloat = 1, kFloat16 = 10;
 
-int64_t ElementSize(int32_t t) {
-  switch (t) {
-    case 1:
-    case 6:
-    case 12:
-      return 4;
-    case 7:
-    case 11:
-    case 13:
-      return 8;
-    case 10:
-    case 16:
-    case 5:
-    case 4:
-      return 2;
-    case 2:
-    case 3:
-    case 9:
-    case 17:
-    case 18:
-    case 19:
-    case 20:
-      return 1;
-    default:
-      return 0;  // strings, complex: not weights
-  }
-}
-
+// Elements of a tensor (0 when its dims are invalid: such a tensor holds no weights).
 int64_t NumElements(const onnx::TensorProto& t) {
-  int64_t n = 1;
-  for (int64_t d : t.dims()) n *= d;
-  return n;
+  return graph_pass::TensorNumElements(t).value_or(0);
 }
 
 int64_t TensorBytes(const onnx::TensorProto& t) {
-  return NumElements(t) * ElementSize(t.data_type());
+  return NumElements(t) * graph_pass::DataTypeSize(t.data_type());
 }
 
 std::string DirOf(const std::string& path) {

@@ -22,6 +22,7 @@
 #include "ops/cuda/fp8_gemm_cuda.h"
 #include "ops/cuda/launch.h"
 #include "ops/reference/reference_kernels.h"
+#include "tests/common/gemm_test_data.h"
 
 namespace fp8ops {
 namespace {
@@ -37,21 +38,22 @@ std::string NoGpuReason() {
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "cudaGetDeviceProperties failed";
   if (prop.major * 10 + prop.minor < 89) {
-    return "GPU " + std::string(prop.name) + " is older than sm_89 (no FP8): kernels are built for sm_89+";
+    return "GPU " + std::string(prop.name) +
+           " is older than sm_89 (no FP8): kernels are built for sm_89+";
   }
   return "";
 }
 
-#define SKIP_WITHOUT_GPU()                                   \
-  do {                                                       \
-    static const std::string why = NoGpuReason();            \
-    if (!why.empty()) GTEST_SKIP() << why;                   \
+#define SKIP_WITHOUT_GPU()                        \
+  do {                                            \
+    static const std::string why = NoGpuReason(); \
+    if (!why.empty()) GTEST_SKIP() << why;        \
   } while (0)
 
-#define CUDA_OK(call)                                                        \
-  do {                                                                       \
-    const cudaError_t _e = (call);                                           \
-    ASSERT_EQ(_e, cudaSuccess) << #call << ": " << cudaGetErrorString(_e);   \
+#define CUDA_OK(call)                                                      \
+  do {                                                                     \
+    const cudaError_t _e = (call);                                         \
+    ASSERT_EQ(_e, cudaSuccess) << #call << ": " << cudaGetErrorString(_e); \
   } while (0)
 
 // A device buffer (freed at scope exit).
@@ -83,12 +85,6 @@ struct DevBuf {
   }
 };
 
-std::vector<uint8_t> ToBytes(const std::vector<float>& f, DType t) {
-  std::vector<uint8_t> out(f.size() * DTypeSize(t));
-  StoreFromFloat(f.data(), static_cast<int64_t>(f.size()), t, out.data());
-  return out;
-}
-
 // ------------------------------------------------------------------------------- QuantizeFP8
 
 struct QuantCase {
@@ -100,8 +96,9 @@ struct QuantCase {
 };
 
 std::string Describe(const QuantCase& c) {
-  return "rows=" + std::to_string(c.rows) + " k=" + std::to_string(c.k) + " block=" + std::to_string(c.block) +
-         " x=" + DTypeName(c.x_type) + " fmt=" + Fp8FormatName(c.format) + " sat=" + std::to_string(c.saturate) +
+  return "rows=" + std::to_string(c.rows) + " k=" + std::to_string(c.k) +
+         " block=" + std::to_string(c.block) + " x=" + DTypeName(c.x_type) +
+         " fmt=" + Fp8FormatName(c.format) + " sat=" + std::to_string(c.saturate) +
          " pow2=" + std::to_string(c.pow2) + " static=" + std::to_string(c.static_kind);
 }
 
@@ -112,17 +109,23 @@ std::vector<float> RandomActivations(int64_t rows, int64_t k, std::mt19937& rng,
   std::vector<float> x(static_cast<size_t>(rows * k));
   for (int64_t r = 0; r < rows; ++r) {
     // Rows of very different magnitudes (narrower without specials: float16 A must stay finite).
-    const float row_scale = specials ? std::pow(10.0f, ud(rng) * 8.0f - 4.0f) : std::pow(10.0f, ud(rng) * 4.0f - 2.0f);
+    const float row_scale =
+        specials ? std::pow(10.0f, ud(rng) * 8.0f - 4.0f) : std::pow(10.0f, ud(rng) * 4.0f - 2.0f);
     const bool zero_row = rows > 2 && r == 1;
     for (int64_t i = 0; i < k; ++i) {
       float v = zero_row ? 0.0f : nd(rng) * row_scale;
       const float u = ud(rng);
       if (specials && !zero_row) {
-        if (u < 0.002f) v = std::numeric_limits<float>::quiet_NaN();
-        else if (u < 0.004f) v = std::numeric_limits<float>::infinity();
-        else if (u < 0.006f) v = -std::numeric_limits<float>::infinity();
-        else if (u < 0.010f) v = 1e-40f * nd(rng);  // float32 subnormal
-        else if (u < 0.012f) v = -3e4f * row_scale;  // outlier
+        if (u < 0.002f)
+          v = std::numeric_limits<float>::quiet_NaN();
+        else if (u < 0.004f)
+          v = std::numeric_limits<float>::infinity();
+        else if (u < 0.006f)
+          v = -std::numeric_limits<float>::infinity();
+        else if (u < 0.010f)
+          v = 1e-40f * nd(rng);  // float32 subnormal
+        else if (u < 0.012f)
+          v = -3e4f * row_scale;  // outlier
       }
       x[r * k + i] = v;
     }
@@ -133,7 +136,7 @@ std::vector<float> RandomActivations(int64_t rows, int64_t k, std::mt19937& rng,
 void RunQuantCase(const QuantCase& c, std::mt19937& rng) {
   SCOPED_TRACE(Describe(c));
   const std::vector<float> xf = RandomActivations(c.rows, c.k, rng, /*specials=*/true);
-  const std::vector<uint8_t> x = ToBytes(xf, c.x_type);
+  const std::vector<uint8_t> x = testing::FloatsAs(xf, c.x_type);
   const int64_t ng = NumBlocks(c.k, c.block);
   std::vector<float> static_scale;
   std::uniform_real_distribution<float> sd(1e-4f, 1.0f);
@@ -197,8 +200,8 @@ void RunQuantCase(const QuantCase& c, std::mt19937& rng) {
   }
   for (size_t i = 0; i < want_y.size() && bad < 10; ++i) {
     if (want_y[i] != got_y[i]) {
-      ADD_FAILURE() << "Y[" << i << "] (x=" << xf[i] << "): got 0x" << std::hex << int(got_y[i]) << " want 0x"
-                    << int(want_y[i]) << std::dec;
+      ADD_FAILURE() << "Y[" << i << "] (x=" << xf[i] << "): got 0x" << std::hex << int(got_y[i])
+                    << " want 0x" << int(want_y[i]) << std::dec;
       ++bad;
     }
   }
@@ -216,7 +219,7 @@ TEST(CudaQuantizeFp8, FastVariantShapesBitExact) {
         }
       }
     }
-    RunQuantCase({3, 4096, 0, t, Fp8Format::kE4M3FN, true, false, 0}, rng);  // whole row of 4096
+    RunQuantCase({3, 4096, 0, t, Fp8Format::kE4M3FN, true, false, 0}, rng);   // whole row of 4096
     RunQuantCase({33, 256, 128, t, Fp8Format::kE4M3FN, true, true, 0}, rng);  // pow2 scales
   }
 }
@@ -228,7 +231,9 @@ TEST(CudaQuantizeFp8, GenericVariantRaggedAndOddBitExact) {
   const int64_t blocks[] = {128, 0, 100, 3, 16};
   for (int64_t k : ks) {
     for (int64_t block : blocks) {
-      const DType t = (k + block) % 3 == 0 ? DType::kFloat : (k + block) % 3 == 1 ? DType::kFloat16 : DType::kBFloat16;
+      const DType t = (k + block) % 3 == 0   ? DType::kFloat
+                      : (k + block) % 3 == 1 ? DType::kFloat16
+                                             : DType::kBFloat16;
       const Fp8Format f = k % 2 ? Fp8Format::kE4M3FN : Fp8Format::kE5M2;
       RunQuantCase({5, k, block, t, f, block % 2 == 0, k % 3 == 0, 0}, rng);
     }
@@ -245,8 +250,10 @@ TEST(CudaQuantizeFp8, StaticScalesAndEmptyInputs) {
     }
   }
   RunQuantCase({0, 256, 128, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);  // no rows
-  RunQuantCase({3, 0, 0, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);     // K = 0: scale 1
-  RunQuantCase({3, 0, 128, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0}, rng);   // K = 0: no groups
+  RunQuantCase({3, 0, 0, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0},
+               rng);  // K = 0: scale 1
+  RunQuantCase({3, 0, 128, DType::kFloat, Fp8Format::kE4M3FN, true, false, 0},
+               rng);  // K = 0: no groups
 }
 
 TEST(CudaQuantizeFp8, RandomCasesBitExact) {
@@ -257,8 +264,13 @@ TEST(CudaQuantizeFp8, RandomCasesBitExact) {
   const int64_t blocks[] = {128, 0, 32, 64, 256, 100};
   const DType types[] = {DType::kFloat, DType::kFloat16, DType::kBFloat16};
   for (int i = 0; i < 120; ++i) {
-    QuantCase c{1 + pick(rng) % 40, ks[pick(rng) % 10], blocks[pick(rng) % 6], types[pick(rng) % 3],
-                pick(rng) % 2 ? Fp8Format::kE4M3FN : Fp8Format::kE5M2, pick(rng) % 4 != 0, pick(rng) % 4 == 0,
+    QuantCase c{1 + pick(rng) % 40,
+                ks[pick(rng) % 10],
+                blocks[pick(rng) % 6],
+                types[pick(rng) % 3],
+                pick(rng) % 2 ? Fp8Format::kE4M3FN : Fp8Format::kE5M2,
+                pick(rng) % 4 != 0,
+                pick(rng) % 4 == 0,
                 pick(rng) % 5 == 0 ? 2 : 0};
     RunQuantCase(c, rng);
     if (HasFailure()) return;
@@ -267,70 +279,32 @@ TEST(CudaQuantizeFp8, RandomCasesBitExact) {
 
 // -------------------------------------------------------------------------------- FP8GEMM
 
-struct GemmCase {
-  int64_t m, n, k;
-  DType a_type;
-  Fp8Format b_format;
-  int64_t block_n, block_k, a_block;
-  DType out_type;
-  bool bias;
-};
+using testing::GemmCase;
 
 std::string Describe(const GemmCase& c) {
   return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
-         " A=" + DTypeName(c.a_type) + " B=" + Fp8FormatName(c.b_format) + " blocks=(" + std::to_string(c.block_n) +
-         "," + std::to_string(c.block_k) + ",a" + std::to_string(c.a_block) + ") out=" + DTypeName(c.out_type) +
-         (c.bias ? " bias" : "");
+         " A=" + DTypeName(c.a_type) + " B=" + Fp8FormatName(c.b_format) + " blocks=(" +
+         std::to_string(c.block_n) + "," + std::to_string(c.block_k) + ",a" +
+         std::to_string(c.a_block) + ") out=" + DTypeName(c.out_type) + (c.bias ? " bias" : "");
 }
 
-double OutEps(DType t) { return t == DType::kFloat ? 0x1p-24 : t == DType::kFloat16 ? 0x1p-11 : 0x1p-8; }
+double OutEps(DType t) {
+  return t == DType::kFloat ? 0x1p-24 : t == DType::kFloat16 ? 0x1p-11 : 0x1p-8;
+}
 
-struct GemmData {
-  std::vector<uint8_t> a, b, bias;
-  std::vector<float> a_scale, b_scale;
+// The inputs, the reference problem over them and its result.
+struct GemmData : testing::GemmInputs {
   reference::GemmProblem p;
   std::vector<float> want;    // reference output, as float
   std::vector<float> absdot;  // sum_k |a| |b| per output
 };
 
 GemmData MakeGemm(const GemmCase& c, std::mt19937& rng) {
-  GemmData d;
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> w(static_cast<size_t>(c.n * c.k));
-  for (auto& v : w) v = nd(rng) * 0.05f;
-  d.b.resize(w.size());
-  d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.block_n) * NumBlocks(c.k, c.block_k)));
-  QuantizeBlocks2D(w.data(), c.n, c.k, c.block_n, c.block_k, {c.b_format, true, false}, d.b.data(),
-                   d.b_scale.data());
   const std::vector<float> x = RandomActivations(c.m, c.k, rng, /*specials=*/false);
-  if (IsFp8DType(c.a_type)) {
-    d.a.resize(x.size());
-    d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)));
-    QuantizeRowGroups(x.data(), c.m, c.k, c.a_block, {ToFp8Format(c.a_type), true, false}, d.a.data(),
-                      d.a_scale.data());
-  } else {
-    d.a = ToBytes(x, c.a_type);
-  }
-  if (c.bias) {
-    std::vector<float> bias(static_cast<size_t>(c.n));
-    for (auto& v : bias) v = nd(rng);
-    d.bias = ToBytes(bias, c.out_type);
-  }
+  GemmData d;
+  static_cast<testing::GemmInputs&>(d) = testing::MakeGemmInputs(c, x, rng);
   reference::GemmProblem& p = d.p;
-  p.m = c.m;
-  p.n = c.n;
-  p.k = c.k;
-  p.a = d.a.data();
-  p.a_type = c.a_type;
-  p.a_scale = d.a_scale.empty() ? nullptr : d.a_scale.data();
-  p.a_block = c.a_block;
-  p.b = d.b.data();
-  p.b_format = c.b_format;
-  p.b_scale = d.b_scale.data();
-  p.block_n = c.block_n;
-  p.block_k = c.block_k;
-  p.bias = c.bias ? d.bias.data() : nullptr;
-  p.out_type = c.out_type;
+  p = testing::ReferenceProblem(c, d);
   std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)));
   p.y = y.data();
   reference::Fp8Gemm(p, 0, c.m, 0, c.n);
@@ -353,8 +327,8 @@ GemmData MakeGemm(const GemmCase& c, std::mt19937& rng) {
 
 // Compares a device result with the reference; acc_eps is the accumulation error allowed per
 // unit of |a|.|b|.
-void CheckGemm(const GemmCase& c, const GemmData& d, const std::vector<uint8_t>& got_bytes, double acc_eps,
-               const char* what) {
+void CheckGemm(const GemmCase& c, const GemmData& d, const std::vector<uint8_t>& got_bytes,
+               double acc_eps, const char* what) {
   std::vector<float> got(d.want.size());
   LoadAsFloat(got_bytes.data(), c.out_type, c.m * c.n, got.data());
   const double eps = OutEps(c.out_type);
@@ -364,8 +338,8 @@ void CheckGemm(const GemmCase& c, const GemmData& d, const std::vector<uint8_t>&
     const double want = d.want[i], g = got[i];
     const double tol = 2 * eps * std::fabs(want) + acc_eps * d.absdot[i] + 1e-30;
     if (!(std::fabs(g - want) <= tol) && bad < 5) {  // NaN (unwritten poison) fails too
-      ADD_FAILURE() << what << ": Y[" << i / c.n << "," << i % c.n << "] = " << g << ", reference " << want
-                    << " (tolerance " << tol << ")";
+      ADD_FAILURE() << what << ": Y[" << i / c.n << "," << i % c.n << "] = " << g << ", reference "
+                    << want << " (tolerance " << tol << ")";
       ++bad;
     }
     num += (g - want) * (g - want);
@@ -438,7 +412,8 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
 
   // 2. Every variant of the streaming kernel that applies (it is also the fallback for any shape).
   std::vector<cuda::GemvVariant> ran;
-  for (cuda::GemvVariant want : {cuda::GemvVariant::kTensorCore, cuda::GemvVariant::kVector, cuda::GemvVariant::kScalar}) {
+  for (cuda::GemvVariant want :
+       {cuda::GemvVariant::kTensorCore, cuda::GemvVariant::kVector, cuda::GemvVariant::kScalar}) {
     const cuda::GemvVariant v = cuda::ResolveGemvVariant(g, want);
     if (std::find(ran.begin(), ran.end(), v) != ran.end()) continue;
     ran.push_back(v);
@@ -447,7 +422,8 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
     }
     EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr, v), cudaSuccess);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    CheckGemm(c, d, dy.Download(), acc_eps(v == cuda::GemvVariant::kTensorCore), cuda::GemvVariantName(v));
+    CheckGemm(c, d, dy.Download(), acc_eps(v == cuda::GemvVariant::kTensorCore),
+              cuda::GemvVariantName(v));
   }
   return used;
 }
@@ -456,11 +432,18 @@ TEST(CudaFp8Gemm, DecodeShapesAllGranularities) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(10);
   const int64_t ms[] = {1, 2, 3, 5, 8, 15};
-  struct KN { int64_t k, n; };
-  const KN kns[] = {{128, 128}, {256, 200}, {4096, 64}, {400, 48}, {401, 43}, {16, 1}, {1, 1}, {0, 5}};
-  struct Gran { int64_t bn, bk, ab; };
-  const Gran grans[] = {{128, 128, 128}, {0, 0, 0}, {1, 0, 0}, {1, 128, 128}, {64, 32, 32}, {100, 48, 48}, {0, 128, 128}};
-  const DType a_types[] = {DType::kE4M3FN, DType::kBFloat16, DType::kFloat16, DType::kFloat, DType::kE5M2};
+  struct KN {
+    int64_t k, n;
+  };
+  const KN kns[] = {{128, 128}, {256, 200}, {4096, 64}, {400, 48},
+                    {401, 43},  {16, 1},    {1, 1},     {0, 5}};
+  struct Gran {
+    int64_t bn, bk, ab;
+  };
+  const Gran grans[] = {{128, 128, 128}, {0, 0, 0},     {1, 0, 0},    {1, 128, 128},
+                        {64, 32, 32},    {100, 48, 48}, {0, 128, 128}};
+  const DType a_types[] = {DType::kE4M3FN, DType::kBFloat16, DType::kFloat16, DType::kFloat,
+                           DType::kE5M2};
   const DType outs[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
   int i = 0;
   for (int64_t m : ms) {
@@ -469,7 +452,7 @@ TEST(CudaFp8Gemm, DecodeShapesAllGranularities) {
         ++i;
         const DType at = a_types[i % 5];
         const Fp8Format bf = i % 7 == 3 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
-        RunGemmCase({m, kn.n, kn.k, at, bf, gr.bn, gr.bk, gr.ab, outs[i % 3], i % 4 == 1}, rng);
+        RunGemmCase({m, kn.n, kn.k, gr.bn, gr.bk, gr.ab, at, bf, outs[i % 3], i % 4 == 1}, rng);
         if (HasFailure()) return;
       }
     }
@@ -483,29 +466,45 @@ TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {
   const bool hopper = prop.major == 9;
   std::mt19937 rng(11);
   std::map<std::string, int> paths;
-  struct Shape { int64_t m, n, k; };
-  const Shape shapes[] = {{16, 256, 512}, {17, 384, 1024}, {33, 200, 256}, {128, 256, 512}, {64, 48, 400}, {20, 128, 4096}};
-  struct Gran { int64_t bn, bk, ab; };
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{16, 256, 512},  {17, 384, 1024}, {33, 200, 256},
+                          {128, 256, 512}, {64, 48, 400},   {20, 128, 4096}};
+  struct Gran {
+    int64_t bn, bk, ab;
+  };
   const Gran grans[] = {{128, 128, 128}, {1, 128, 128}, {0, 0, 0}, {1, 0, 0}, {128, 0, 0}};
   int i = 0;
   for (const Shape& s : shapes) {
     for (const Gran& gr : grans) {
       for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
         ++i;
-        const GemmCase c{s.m, s.n, s.k, i % 5 == 2 ? DType::kE5M2 : DType::kE4M3FN,
-                         i % 7 == 4 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN, gr.bn, gr.bk, gr.ab, out, i % 3 == 0};
+        const GemmCase c{s.m,
+                         s.n,
+                         s.k,
+                         gr.bn,
+                         gr.bk,
+                         gr.ab,
+                         i % 5 == 2 ? DType::kE5M2 : DType::kE4M3FN,
+                         i % 7 == 4 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                         out,
+                         i % 3 == 0};
         const GemmPath used = RunGemmCase(c, rng);
-        paths[std::string(cuda::GemmPathName(used)) + " " + Describe(c).substr(Describe(c).find("A="))]++;
+        paths[std::string(cuda::GemmPathName(used)) + " " +
+              Describe(c).substr(Describe(c).find("A="))]++;
         if (HasFailure()) break;
       }
     }
   }
   for (const auto& [k, v] : paths) std::printf("  path %s\n", k.c_str());
   // The case the performance targets rest on: E4M3 x E4M3, 128x128 weight blocks, K % 128 == 0.
-  GemmCase key{128, 256, 512, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kBFloat16, false};
+  GemmCase key{128,  256, 512, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kBFloat16,
+               false};
   const GemmPath used = RunGemmCase(key, rng);
   if (hopper) {
-    EXPECT_EQ(used, GemmPath::kLtBlock128x128) << "cuBLASLt refused the block-scaled FP8 matmul on " << prop.name;
+    EXPECT_EQ(used, GemmPath::kLtBlock128x128)
+        << "cuBLASLt refused the block-scaled FP8 matmul on " << prop.name;
   }
 }
 
@@ -528,7 +527,7 @@ void RunWoCases(const std::vector<std::array<int64_t, 3>>& shapes, std::mt19937&
       const DType at = i % 2 == 0 ? DType::kFloat16 : DType::kBFloat16;
       const Fp8Format bf = i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
       const DType outs[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
-      const GemmCase c{s[0], s[2], s[1], at, bf, gr.bn, gr.bk, 128, outs[i % 3], i % 4 != 1};
+      const GemmCase c{s[0], s[2], s[1], gr.bn, gr.bk, 128, at, bf, outs[i % 3], i % 4 != 1};
       const GemmPath used = RunGemmCase(c, rng);
       const bool wo = gr.bk <= 0 || gr.bk >= c.k || gr.bk % 64 == 0;
       EXPECT_EQ(used == GemmPath::kWeightOnlyMma, wo)
@@ -552,8 +551,8 @@ TEST(CudaFp8Gemm, WeightOnlyTensorCoreSmallShapes) {
               {20, 1, 9}},
              rng, 1);
   // Threshold: M = 16 stays on the streaming kernel.
-  GemmCase c{16,  64,  128, DType::kFloat16, Fp8Format::kE4M3FN,
-             128, 128, 128, DType::kFloat16, false};
+  GemmCase c{16,   64, 128, 128, 128, 128, DType::kFloat16, Fp8Format::kE4M3FN, DType::kFloat16,
+             false};
   EXPECT_NE(RunGemmCase(c, rng), GemmPath::kWeightOnlyMma);
 }
 
@@ -574,10 +573,14 @@ TEST(CudaFp8Gemm, WeightOnlyTensorCoreLargerShapes) {
 TEST(CudaFp8Gemm, EmptyDimensions) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(12);
-  RunGemmCase({0, 64, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, false}, rng);
-  RunGemmCase({4, 0, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, false}, rng);
-  RunGemmCase({3, 8, 0, DType::kE4M3FN, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat16, true}, rng);
-  RunGemmCase({32, 8, 0, DType::kBFloat16, Fp8Format::kE4M3FN, 128, 128, 128, DType::kFloat, true}, rng);
+  RunGemmCase({0, 64, 128, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, false},
+              rng);
+  RunGemmCase({4, 0, 128, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, false},
+              rng);
+  RunGemmCase({3, 8, 0, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat16, true},
+              rng);
+  RunGemmCase({32, 8, 0, 128, 128, 128, DType::kBFloat16, Fp8Format::kE4M3FN, DType::kFloat, true},
+              rng);
 }
 
 // ------------------------------------------------------------------------------ DequantizeFP8
@@ -587,7 +590,14 @@ TEST(CudaDequantizeFp8, MatchesReferenceBitExact) {
   std::mt19937 rng(20);
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> sd(0.01f, 2.0f);
-  struct Case { int64_t rows, k; bool last_axis; int64_t bs, bn, bk; bool per_tensor; DType out; Fp8Format f; };
+  struct Case {
+    int64_t rows, k;
+    bool last_axis;
+    int64_t bs, bn, bk;
+    bool per_tensor;
+    DType out;
+    Fp8Format f;
+  };
   const Case cases[] = {
       {7, 300, false, 0, 128, 128, false, DType::kFloat, Fp8Format::kE4M3FN},
       {130, 257, false, 0, 128, 128, false, DType::kBFloat16, Fp8Format::kE5M2},
@@ -601,7 +611,7 @@ TEST(CudaDequantizeFp8, MatchesReferenceBitExact) {
     SCOPED_TRACE("rows=" + std::to_string(c.rows) + " k=" + std::to_string(c.k));
     std::vector<uint8_t> x(static_cast<size_t>(c.rows * c.k));
     for (auto& v : x) v = static_cast<uint8_t>(byte(rng));
-    int64_t ns = c.per_tensor ? 1
+    int64_t ns = c.per_tensor  ? 1
                  : c.last_axis ? c.rows * NumBlocks(c.k, c.bs)
                                : NumBlocks(c.rows, c.bn) * NumBlocks(c.k, c.bk);
     std::vector<float> s(static_cast<size_t>(ns));

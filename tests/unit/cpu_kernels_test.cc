@@ -30,6 +30,7 @@
 #include "ops/cpu/isa.h"
 #include "ops/cpu/quantize_fp8.h"
 #include "ops/reference/reference_kernels.h"
+#include "tests/common/gemm_test_data.h"
 
 namespace fp8ops::cpu {
 namespace {
@@ -100,12 +101,6 @@ std::vector<float> NastyFloats(int64_t n, std::mt19937& rng, float sigma) {
   return v;
 }
 
-std::vector<uint8_t> ToType(const std::vector<float>& v, DType t) {
-  std::vector<uint8_t> out(v.size() * DTypeSize(t));
-  StoreFromFloat(v.data(), static_cast<int64_t>(v.size()), t, out.data());
-  return out;
-}
-
 // Runs tasks on 3 threads, to check that results do not depend on the split.
 absl::Status RunThreaded(size_t n, absl::FunctionRef<void(size_t)> task) {
   std::vector<std::thread> threads;
@@ -150,7 +145,7 @@ struct QuantCase {
 
 void CheckQuantize(Isa isa, const QuantCase& c, std::mt19937& rng) {
   const std::vector<float> xf = NastyFloats(c.rows * c.k, rng, 3.0f);
-  const std::vector<uint8_t> x = ToType(xf, c.x_type);
+  const std::vector<uint8_t> x = testing::FloatsAs(xf, c.x_type);
   const int64_t ng = NumBlocks(c.k, c.block);
   std::vector<float> static_scale;
   if (c.static_mode == 1) static_scale = {0.37f};
@@ -273,14 +268,8 @@ TEST(CpuQuantizeFp8, EncodeMatchesCodecOnBitPatternSweep) {
 
 // ---------------------------------------------------------------------------------------- FP8GEMM
 
-struct GemmCase {
-  int64_t m, n, k;
-  int64_t block_n, block_k, a_block;
-  DType a_type;  // FP8 (W8A8) or float type (weight-only)
-  Fp8Format b_format;
-  DType out_type;
-  bool bias;
-};
+using testing::GemmCase;
+using testing::ReferenceProblem;
 
 std::string Describe(Isa isa, const GemmCase& c) {
   return absl::StrCat(IsaName(isa), " m=", c.m, " n=", c.n, " k=", c.k, " block_n=", c.block_n,
@@ -289,58 +278,13 @@ std::string Describe(Isa isa, const GemmCase& c) {
                       " bias=", c.bias);
 }
 
-// Inputs of one case, built with the core quantizer.
-struct GemmData {
-  std::vector<uint8_t> a;  // codes or float bytes
-  std::vector<float> a_scale;
-  std::vector<uint8_t> b;
-  std::vector<float> b_scale;
-  std::vector<uint8_t> bias;  // out_type bytes
-};
+using GemmData = testing::GemmInputs;
 
 GemmData MakeData(const GemmCase& c, std::mt19937& rng) {
-  GemmData d;
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(static_cast<size_t>(c.n * c.k)), x(static_cast<size_t>(c.m * c.k));
-  for (auto& v : w) v = normal(rng) * 0.05f;
+  std::vector<float> x(static_cast<size_t>(c.m * c.k));
   for (auto& v : x) v = normal(rng);
-  d.b.resize(w.size());
-  d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.block_n) * NumBlocks(c.k, c.block_k)));
-  QuantizeBlocks2D(w.data(), c.n, c.k, c.block_n, c.block_k, {c.b_format, true, false}, d.b.data(),
-                   d.b_scale.data());
-  if (IsFp8DType(c.a_type)) {
-    d.a.resize(x.size());
-    d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)));
-    QuantizeRowGroups(x.data(), c.m, c.k, c.a_block, {ToFp8Format(c.a_type), true, false},
-                      d.a.data(), d.a_scale.data());
-  } else {
-    d.a = ToType(x, c.a_type);
-  }
-  if (c.bias) {
-    std::vector<float> bias(static_cast<size_t>(c.n));
-    for (auto& v : bias) v = normal(rng);
-    d.bias = ToType(bias, c.out_type);
-  }
-  return d;
-}
-
-reference::GemmProblem ReferenceProblem(const GemmCase& c, const GemmData& d) {
-  reference::GemmProblem p;
-  p.m = c.m;
-  p.n = c.n;
-  p.k = c.k;
-  p.a = d.a.data();
-  p.a_type = c.a_type;
-  p.a_scale = d.a_scale.empty() ? nullptr : d.a_scale.data();
-  p.a_block = c.a_block;
-  p.b = d.b.data();
-  p.b_format = c.b_format;
-  p.b_scale = d.b_scale.data();
-  p.block_n = c.block_n;
-  p.block_k = c.block_k;
-  p.bias = d.bias.empty() ? nullptr : d.bias.data();
-  p.out_type = c.out_type;
-  return p;
+  return testing::MakeGemmInputs(c, x, rng);
 }
 
 BSource SourceOf(const GemmCase& c, const GemmData& d) {
@@ -535,7 +479,7 @@ TEST(CpuFp8Gemm, EveryCodeDecodesExactly) {
                 d.a[i] = EncodeFp8(a[i], Fp8Format::kE4M3FN, true);
               d.a_scale.assign(static_cast<size_t>(m), 1.0f);
             } else {
-              d.a = ToType(a, at);
+              d.a = testing::FloatsAs(a, at);
             }
             const auto y = RunFast(isa, c, d, false);
             std::vector<float> yf(static_cast<size_t>(m * n));
