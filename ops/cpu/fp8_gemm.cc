@@ -162,6 +162,7 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
   for (int64_t s = 0; s < pb.nseg; ++s) {
     pb.seg_kb[s] = src.b_scale_count == 1 ? 0 : static_cast<int32_t>(s * pb.seg / kseg_b);
   }
+  if (kt->flag_rows == nullptr) return out;  // an exact decoder: no flags, B not read here
   pb.flag_stride = CeilDiv(pb.nseg * pb.cps, 8);
   pb.flags.assign(static_cast<size_t>(pb.n * pb.flag_stride), 0);
   const BView view = ViewOf(pb, src.b);

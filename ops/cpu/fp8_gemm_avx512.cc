@@ -3,17 +3,17 @@
 //
 // B is read in place ([n, k] row-major codes, see kernel_abi.h): a chunk is 64 consecutive codes
 // of one row (masked load for a shorter one). Decoding a chunk gives two vectors of bfloat16
-// pairs: x0 = codes (0, 2), (4, 6), ... (60, 62) and x1 = (1, 3), (5, 7), ... (61, 63), one pair
-// per dword lane. vdpbf16ps takes them as they are against A prepared in that order (evens, then
-// odds: a_order_bf16); for FP32 FMA each pair splits into two float vectors (shift left 16 /
-// mask the high half): codes 4d, 4d + 2, 4d + 1, 4d + 3 (a_order_f32).
+// pairs, x0 = codes 0-7, 16-23, 32-39, 48-55 and x1 = codes 8-15, 24-31, 40-47, 56-63 (two
+// elements per dword lane). vdpbf16ps takes them as they are against A prepared in that order
+// (a_order_bf16); for FP32 FMA each pair splits into two float vectors (shift left 16 / mask the
+// high half), a_order_f32.
 //
-// Fast decoder (no shuffles, which compete with the FMAs for one port on Intel): in each 16-bit
-// lane, bf16 = sign | ((magnitude << (7 - mantissa bits)) + (127 - bias) << 7), exact for normal
-// codes. A chunk holding a code it gets wrong (zero, subnormal, NaN, Inf) has its flag bit set
-// at preparation and takes the slow decoder: two vpermi2b lookups over 128-entry tables of the
-// high and low bytes of every code's bfloat16 (exact for all codes). Masked-off bytes load as
-// code 0, which the fast decoder turns into a finite value; A is zero there.
+// Decoder: two vpermi2b lookups over 128-entry tables of the high and low bytes of every
+// magnitude's bfloat16, the sign, and one byte interleave (vpunpck{l,h}bw) per output vector:
+// five instructions per 64 codes, exact for every code (zero, subnormals, NaN, Inf included), so
+// this ISA keeps no flags. It measured faster than arithmetic decoding (shift, mask, add the
+// exponent bias: nine instructions, wrong for zero / subnormal / NaN) on Zen 4, where the
+// 512-bit shifts and shuffles issue at one per cycle.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -72,7 +72,6 @@ alignas(64) constexpr DecodeTables kTables = MakeTables();
 
 template <bool kE4M3>
 struct Decoder {
-  static constexpr int kManBits = kE4M3 ? 3 : 2;
   __m512i hi0, hi1, lo0, lo1;
   Decoder() {
     const int f = kE4M3 ? 0 : 1;
@@ -81,35 +80,13 @@ struct Decoder {
     lo0 = _mm512_load_si512(kTables.lo[f]);
     lo1 = _mm512_load_si512(kTables.lo[f] + 64);
   }
-  // One 64-byte chunk -> bf16 of the even bytes (*x0) and of the odd bytes (*x1), per 16-bit
-  // lane. Exact for normal codes only.
-  static inline void Fast(__m512i w, __m512i* x0, __m512i* x1) {
-    const __m512i mag_mask = _mm512_set1_epi16(static_cast<int16_t>(0x7F << (7 - kManBits)));
-    const __m512i bias = _mm512_set1_epi16(static_cast<int16_t>((127 - (kE4M3 ? 7 : 15)) << 7));
-    const __m512i sign = _mm512_set1_epi16(static_cast<int16_t>(0x8000));
-    const __m512i lo =
-        _mm512_add_epi16(_mm512_and_si512(_mm512_slli_epi16(w, 7 - kManBits), mag_mask), bias);
-    *x0 = _mm512_ternarylogic_epi32(lo, _mm512_slli_epi16(w, 8), sign, 0xF8);  // lo | (w<<8 & sign)
-    const __m512i hi =
-        _mm512_add_epi16(_mm512_and_si512(_mm512_srli_epi16(w, 1 + kManBits), mag_mask), bias);
-    *x1 = _mm512_ternarylogic_epi32(hi, w, sign, 0xF8);  // hi | (w & sign)
-  }
-  // The same, exact for every code.
-  inline void Slow(__m512i c, __m512i* x0, __m512i* x1) const {
-    __m512i h = _mm512_permutex2var_epi8(hi0, c, hi1);
+  // One 64-byte chunk c -> bf16 of codes 0-7, 16-23, 32-39, 48-55 (*x0) and of the others (*x1).
+  inline void Chunk(__m512i c, __m512i* x0, __m512i* x1) const {
+    __m512i h = _mm512_permutex2var_epi8(hi0, c, hi1);  // index: the low 7 bits
     const __m512i l = _mm512_permutex2var_epi8(lo0, c, lo1);
-    h = _mm512_ternarylogic_epi32(h, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
-    const __m512i low_byte = _mm512_set1_epi16(0x00FF);
-    // x0 lane = l(even byte) | h(even byte) << 8; x1 lane = l(odd byte) | h(odd byte) << 8.
-    *x0 = _mm512_ternarylogic_epi32(l, _mm512_slli_epi16(h, 8), low_byte, 0xE4);
-    *x1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 8), h, low_byte, 0xE4);
-  }
-  inline void Chunk(__m512i w, bool slow, __m512i* x0, __m512i* x1) const {
-    if (__builtin_expect(slow, 0)) {
-      Slow(w, x0, x1);
-    } else {
-      Fast(w, x0, x1);
-    }
+    h = _mm512_ternarylogic_epi32(h, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // | sign
+    *x0 = _mm512_unpacklo_epi8(l, h);
+    *x1 = _mm512_unpackhi_epi8(l, h);
   }
 };
 
@@ -127,17 +104,21 @@ struct Orders {
   uint8_t f32[kChunk];
   uint8_t bf16[kChunk];
 };
+// Code (chunk offset) of 16-bit element e of x0 (x = 0) or x1 (x = 1): see Decoder::Chunk.
+constexpr uint8_t CodeOf(int x, int e) {
+  return static_cast<uint8_t>(16 * (e / 8) + 8 * x + e % 8);
+}
 constexpr Orders MakeOrders() {
   Orders o{};
-  for (int d = 0; d < 16; ++d) {
-    o.f32[d] = static_cast<uint8_t>(4 * d);
-    o.f32[16 + d] = static_cast<uint8_t>(4 * d + 2);
-    o.f32[32 + d] = static_cast<uint8_t>(4 * d + 1);
-    o.f32[48 + d] = static_cast<uint8_t>(4 * d + 3);
+  for (int e = 0; e < 32; ++e) {
+    o.bf16[e] = CodeOf(0, e);
+    o.bf16[32 + e] = CodeOf(1, e);
   }
-  for (int j = 0; j < 32; ++j) {
-    o.bf16[j] = static_cast<uint8_t>(2 * j);
-    o.bf16[32 + j] = static_cast<uint8_t>(2 * j + 1);
+  for (int d = 0; d < 16; ++d) {  // EvenF32(x0), OddF32(x0), EvenF32(x1), OddF32(x1)
+    o.f32[d] = CodeOf(0, 2 * d);
+    o.f32[16 + d] = CodeOf(0, 2 * d + 1);
+    o.f32[32 + d] = CodeOf(1, 2 * d);
+    o.f32[48 + d] = CodeOf(1, 2 * d + 1);
   }
   return o;
 }
@@ -147,12 +128,6 @@ constexpr Orders kOrders = MakeOrders();
 struct ChunkPos {
   int64_t off, len;
 };
-inline ChunkPos PosOf(const BView* b, int64_t s, int64_t c) {
-  const int64_t k0 = s * b->seg;
-  const int64_t seglen = MinI(b->seg, b->k - k0);
-  return {k0 + c * kChunk, MinI(kChunk, seglen - c * kChunk)};
-}
-
 // The codes of one chunk; never reads past `len` bytes (masked-off bytes are 0).
 inline __m512i LoadChunk(const uint8_t* p, int64_t len) {
   if (__builtin_expect(len >= kChunk, 1)) return _mm512_loadu_si512(p);
@@ -160,52 +135,7 @@ inline __m512i LoadChunk(const uint8_t* p, int64_t len) {
   return _mm512_maskz_loadu_epi8(_cvtu64_mask64(~uint64_t{0} >> (64 - len)), p);
 }
 
-inline bool FlagBit(const uint8_t* row_flags, int64_t g) {
-  return (row_flags[g >> 3] >> (g & 7)) & 1;
-}
-
-// ----------------------------------------------------------------------------------- flags
-
-void FlagRows(const BView* b, int64_t r0, int64_t r1, uint8_t* flags) {
-  const bool e4m3 = b->format == 17;
-  for (int64_t r = r0; r < r1; ++r) {
-    uint8_t* f = flags + r * b->flag_stride;
-    for (int64_t i = 0; i < b->flag_stride; ++i) f[i] = 0;
-    const uint8_t* row = b->b + r * b->k;
-    for (int64_t s = 0; s < b->nseg; ++s) {
-      for (int64_t c = 0; c < b->cps; ++c) {
-        const ChunkPos pos = PosOf(b, s, c);
-        if (pos.len <= 0) break;
-        const __m512i w = LoadChunk(row + pos.off, pos.len);
-        const __mmask64 valid =
-            pos.len >= kChunk ? ~__mmask64{0} : _cvtu64_mask64(~uint64_t{0} >> (64 - pos.len));
-        __mmask64 slow;
-        if (e4m3) {  // zero / subnormal, NaN
-          slow = _mm512_testn_epi8_mask(w, _mm512_set1_epi8(0x78)) |
-                 _mm512_cmpeq_epi8_mask(_mm512_and_si512(w, _mm512_set1_epi8(0x7F)),
-                                        _mm512_set1_epi8(0x7F));
-        } else {  // zero / subnormal, Inf / NaN
-          const __m512i e = _mm512_and_si512(w, _mm512_set1_epi8(0x7C));
-          slow = _mm512_testn_epi8_mask(e, e) | _mm512_cmpeq_epi8_mask(e, _mm512_set1_epi8(0x7C));
-        }
-        if ((slow & valid) != 0) {
-          const int64_t g = s * b->cps + c;
-          f[g >> 3] = static_cast<uint8_t>(f[g >> 3] | (1u << (g & 7)));
-        }
-      }
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------- gemv
-
-// True if any flag of chunks [g0, g0 + n) is set.
-inline bool AnyFlag(const uint8_t* row_flags, int64_t g0, int64_t n) {
-  for (int64_t g = g0; g < g0 + n; ++g) {
-    if (FlagBit(row_flags, g)) return true;
-  }
-  return false;
-}
 
 // One load of a chunk into a register. The compiler would otherwise fold the load into each of
 // the decoder's instructions that read it (up to four loads of the same line), and loads, not
@@ -260,29 +190,13 @@ __attribute__((target("avx512bf16"), always_inline)) inline void Accumulate(
   }
 }
 
-// acc = one row's sum over one segment with the exact decoder where a chunk is flagged (the rare
-// rows the fast loop of Gemv got wrong). Out of line: it keeps Gemv's registers free.
-template <int M, int kS, bool kE4M3, bool kBf16>
-__attribute__((target("avx512bf16"), noinline)) void ExactRowSegment(
-    const GemvArgs* g, const uint8_t* row, const uint8_t* row_flags, int64_t k0, int64_t g0,
-    int64_t seglen, __m512 acc[M][kS]) {
-  const Decoder<kE4M3> dec;
-  for (int m = 0; m < M; ++m) {
-    for (int h = 0; h < kS; ++h) acc[m][h] = _mm512_setzero_ps();
-  }
-  for (int64_t c = 0; c * kChunk < seglen; ++c) {
-    const AChunk<0, kBf16> ac(g, g0 + c);
-    __m512i x0, x1;
-    dec.Chunk(LoadChunk(row + k0 + c * kChunk, seglen - c * kChunk), FlagBit(row_flags, g0 + c),
-              &x0, &x1);
-    Accumulate<M, kS, kBf16, 0>(g, g0 + c, x0, x1, ac, acc);
-  }
-}
-
 // y[m][r] = sum over segments of (sum_k a[m][k] * B[r][k]) * b_scale(r, s) * ascale[m][s] for R
 // rows of B at a time; the vector accumulators are reduced once at the end.
 // kS = 2: separate accumulators for the two vectors of a chunk, to hide latency when M is small.
-template <int M, int R, bool kE4M3, bool kBf16>
+// kCps: chunks per segment when known at compile time (0: at run time); kFull: every segment is
+// whole chunks (no masked loads). The per-segment work (scale products, branches) costs as much
+// as the chunks of a 128-long segment when left generic: a 1.3-1.5x slower kernel.
+template <int M, int R, int kCps, bool kFull, bool kE4M3, bool kBf16>
 __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   constexpr int kS = M <= 2 ? 2 : 1;
   // A of up to 2 rows (bf16) or 1 row (float) stays in registers across the R rows of B.
@@ -292,20 +206,17 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   // The next R rows follow these R in memory: fetch them as far ahead into L2 (each row is a
   // short stream of its own, which the hardware prefetchers pick up late).
   const int64_t ahead = R * b->k;
+  const int64_t nseg = b->nseg, cps = kCps > 0 ? kCps : b->cps;
   // prod[i][m][s]: the scale product of (row slot i, A row m, segment s), recomputed when the
   // slot's row enters another block of B's scales (B rows of a block share it).
-  const int64_t nseg = b->nseg;
   float* prod = g->scratch;
   int64_t cached[R];
   for (int i = 0; i < R; ++i) cached[i] = -1;
   for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
     const uint8_t* rowp[R];
-    const uint8_t* rowf[R];
-    bool row_slow[R];  // any flag set in the row
     for (int i = 0; i < R; ++i) {
       const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
       rowp[i] = b->b + r * b->k;
-      rowf[i] = b->flags + r * b->flag_stride;
       const int64_t blk = r / b->bn;
       if (blk != cached[i]) {
         cached[i] = blk;
@@ -316,9 +227,6 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
           for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * as[s];
         }
       }
-      uint8_t any = 0;
-      for (int64_t j = 0; j < b->flag_stride; ++j) any |= rowf[i][j];
-      row_slow[i] = any != 0;
     }
     __m512 tot[R][M];
     for (int i = 0; i < R; ++i) {
@@ -331,43 +239,18 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
           for (int h = 0; h < kS; ++h) acc[i][m][h] = _mm512_setzero_ps();
         }
       }
-      const int64_t k0 = s * b->seg, g0 = s * b->cps;
-      const int64_t seglen = MinI(b->seg, b->k - k0);
-      // Whole chunks: the fast decoder for all R rows; a row whose segment holds a flagged chunk
-      // (rare) then has its segment recomputed with the exact decoder.
-      if (seglen % kChunk == 0) {
-        for (int64_t c = 0; c < seglen / kChunk; ++c) {
-          const int64_t off = k0 + c * kChunk;
-          const AChunk<kHoist, kBf16> ac(g, g0 + c);
-          for (int i = 0; i < R; ++i) {
-            const uint8_t* p = rowp[i] + off;
-            _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
-            __m512i x0, x1;
-            Decoder<kE4M3>::Fast(LoadOnce(p), &x0, &x1);
-            Accumulate<M, kS, kBf16, kHoist>(g, g0 + c, x0, x1, ac, acc[i]);
-          }
-        }
-#pragma GCC unroll 8
+      const int64_t k0 = s * b->seg, g0 = s * cps;
+      const int64_t seglen = kFull ? cps * kChunk : MinI(b->seg, b->k - k0);
+#pragma GCC unroll 4
+      for (int64_t c = 0; c < cps; ++c) {
+        const int64_t off = k0 + c * kChunk;
+        const AChunk<kHoist, kBf16> ac(g, g0 + c);
         for (int i = 0; i < R; ++i) {
-          if (__builtin_expect(row_slow[i] && AnyFlag(rowf[i], g0, b->cps), 0)) {
-            __m512 exact[M][kS];
-            ExactRowSegment<M, kS, kE4M3, kBf16>(g, rowp[i], rowf[i], k0, g0, seglen, exact);
-            for (int m = 0; m < M; ++m) {
-              for (int h = 0; h < kS; ++h) acc[i][m][h] = exact[m][h];
-            }
-          }
-        }
-      } else {
-        for (int64_t c = 0; c * kChunk < seglen; ++c) {
-          const int64_t off = k0 + c * kChunk, len = seglen - c * kChunk;
-          const AChunk<kHoist, kBf16> ac(g, g0 + c);
-          for (int i = 0; i < R; ++i) {
-            const uint8_t* p = rowp[i] + off;
-            _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
-            __m512i x0, x1;
-            dec.Chunk(LoadChunk(p, len), row_slow[i] && FlagBit(rowf[i], g0 + c), &x0, &x1);
-            Accumulate<M, kS, kBf16, kHoist>(g, g0 + c, x0, x1, ac, acc[i]);
-          }
+          const uint8_t* p = rowp[i] + off;
+          _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
+          __m512i x0, x1;
+          dec.Chunk(kFull ? LoadOnce(p) : LoadChunk(p, seglen - c * kChunk), &x0, &x1);
+          Accumulate<M, kS, kBf16, kHoist>(g, g0 + c, x0, x1, ac, acc[i]);
         }
       }
       for (int i = 0; i < R; ++i) {
@@ -385,33 +268,44 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   }
 }
 
+// The segment shape: whole chunks everywhere (the usual 128-code blocks: 2 chunks), or not.
+template <int M, int R, bool kE4M3, bool kBf16>
+__attribute__((target("avx512bf16"))) void GemvShape(const GemvArgs* g) {
+  const BView* b = g->b;
+  const bool full = b->seg % kChunk == 0 && b->k % b->seg == 0;
+  if (full && b->cps == 2) return Gemv<M, R, 2, true, kE4M3, kBf16>(g);
+  if (full && b->cps == 1) return Gemv<M, R, 1, true, kE4M3, kBf16>(g);
+  if (full) return Gemv<M, R, 0, true, kE4M3, kBf16>(g);
+  return Gemv<M, R, 0, false, kE4M3, kBf16>(g);
+}
+
 // Rows of B per pass: as many as keep the accumulators in registers.
 template <bool kE4M3, bool kBf16>
 __attribute__((target("avx512bf16"))) void GemvRows(const GemvArgs* g) {
   switch (g->m) {
     case 1:
-      Gemv<1, 4, kE4M3, kBf16>(g);
+      GemvShape<1, 4, kE4M3, kBf16>(g);
       break;
     case 2:
-      Gemv<2, 4, kE4M3, kBf16>(g);
+      GemvShape<2, 4, kE4M3, kBf16>(g);
       break;
     case 3:
-      Gemv<3, 3, kE4M3, kBf16>(g);
+      GemvShape<3, 3, kE4M3, kBf16>(g);
       break;
     case 4:
-      Gemv<4, 2, kE4M3, kBf16>(g);
+      GemvShape<4, 2, kE4M3, kBf16>(g);
       break;
     case 5:
-      Gemv<5, 2, kE4M3, kBf16>(g);
+      GemvShape<5, 2, kE4M3, kBf16>(g);
       break;
     case 6:
-      Gemv<6, 2, kE4M3, kBf16>(g);
+      GemvShape<6, 2, kE4M3, kBf16>(g);
       break;
     case 7:
-      Gemv<7, 1, kE4M3, kBf16>(g);
+      GemvShape<7, 1, kE4M3, kBf16>(g);
       break;
     case 8:
-      Gemv<8, 1, kE4M3, kBf16>(g);
+      GemvShape<8, 1, kE4M3, kBf16>(g);
       break;
     default:
       break;
@@ -466,15 +360,14 @@ void DecodeF32T(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t r = r0 + i;
     const uint8_t* row = b->b + r * b->k;
-    const uint8_t* f = b->flags + r * b->flag_stride;
     float* t = tile + i * ldt;
     const float* bs = b->b_scale + (r / b->bn) * b->nbk;
-    ForChunks(b, g0, g1, [&](int64_t gi, int64_t s, ChunkPos pos) {
+    ForChunks(b, g0, g1, [&](int64_t, int64_t s, ChunkPos pos) {
       // The next pass reads the codes that follow: fetch them into L2 now (short bursts of many
       // rows defeat the hardware prefetchers).
       _mm_prefetch(reinterpret_cast<const char*>(row + pos.off) + ahead, _MM_HINT_T1);
       __m512i x0, x1;
-      dec.Chunk(LoadChunk(row + pos.off, pos.len), pos.len > 0 && FlagBit(f, gi), &x0, &x1);
+      dec.Chunk(LoadChunk(row + pos.off, pos.len), &x0, &x1);
       const __m512 sc = _mm512_set1_ps(bs[b->seg_kb[s]]);
       _mm512_storeu_ps(t, _mm512_mul_ps(EvenF32(x0), sc));
       _mm512_storeu_ps(t + 16, _mm512_mul_ps(OddF32(x0), sc));
@@ -494,12 +387,11 @@ void DecodeBf16T(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t r = r0 + i;
     const uint8_t* row = b->b + r * b->k;
-    const uint8_t* f = b->flags + r * b->flag_stride;
     uint16_t* t = tile + i * ldt;
-    ForChunks(b, g0, g1, [&](int64_t gi, int64_t, ChunkPos pos) {
+    ForChunks(b, g0, g1, [&](int64_t, int64_t, ChunkPos pos) {
       _mm_prefetch(reinterpret_cast<const char*>(row + pos.off) + ahead, _MM_HINT_T1);
       __m512i x0, x1;
-      dec.Chunk(LoadChunk(row + pos.off, pos.len), pos.len > 0 && FlagBit(f, gi), &x0, &x1);
+      dec.Chunk(LoadChunk(row + pos.off, pos.len), &x0, &x1);
       _mm512_storeu_si512(t, x0);
       _mm512_storeu_si512(t + 32, x1);
       t += kChunk;
@@ -678,7 +570,7 @@ extern const Fp8GemmKernels kFp8GemmAvx512 = {
     kMaxNv,
     kOrders.f32,
     kOrders.bf16,
-    FlagRows,
+    /*flag_rows=*/nullptr,  // the decoder is exact for every code
     GemvF32Dispatch,
     GemvBf16Dispatch,
     DecodeF32,

@@ -36,8 +36,8 @@ namespace fp8ops::cpu {
 // segment. Masked-off codes of a chunk decode to finite values (they meet A's zeros).
 //
 // Flags: one bit per (row, chunk) of metadata, set at preparation when the chunk holds a code the
-// ISA's fast decoder does not handle (AVX-512: zero, subnormal, NaN, Inf -> exact slow decoder;
-// AVX2 E4M3: NaN -> the segment's result is NaN).
+// ISA's decoder does not handle (AVX2, E4M3: NaN -> the segment's result is NaN). An ISA whose
+// decoder is exact for every code (AVX-512: table lookups) has no flag_rows and keeps no flags.
 
 // A view of B and its scales for the kernels.
 struct BView {
@@ -74,7 +74,7 @@ struct Fp8GemmKernels {
   int max_nv;                  // vectors of M columns per call of gemm_f32 / gemm_bf16
   const uint8_t* a_order_f32;  // [chunk]
   const uint8_t* a_order_bf16;  // [chunk] (nullptr if the ISA has no bf16 path)
-  // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each).
+  // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
   // float A (weight-only, or FP8 codes decoded to float).
   void (*gemv_f32)(const GemvArgs* args);
