@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "fp8ops/dtype.h"
 
 namespace fp8ops::graph_pass {
 namespace {
@@ -127,37 +128,6 @@ absl::Status CheckModelStructure(const onnx::ModelProto& model) {
   }
   if (model.ir_version() <= 0) return absl::InvalidArgumentError("it has no ir_version");
   return absl::OkStatus();
-}
-
-int DataTypeSize(int32_t t) {
-  switch (t) {
-    case 1:
-    case 6:
-    case 12:
-      return 4;
-    case 2:
-    case 3:
-    case 9:
-    case 17:
-    case 18:
-    case 19:
-    case 20:
-      return 1;
-    case 4:
-    case 5:
-    case 10:
-    case 16:
-      return 2;
-    case 7:
-    case 11:
-    case 13:
-    case 14:
-      return 8;
-    case 15:
-      return 16;
-    default:
-      return 0;  // undefined, string, 4-bit types, unknown
-  }
 }
 
 bool IsKnownDataType(int32_t t) { return t >= 1 && t <= 23; }
@@ -349,7 +319,7 @@ absl::StatusOr<int64_t> TensorDataBytes(const onnx::TensorProto& t) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor '", t.name(), "' has unsupported data type ", DataTypeName(t.data_type())));
   }
-  const int es = DataTypeSize(t.data_type());
+  const int es = OnnxElementSize(t.data_type());
   if (es == 0) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "' has data type ",
                                                    DataTypeName(t.data_type()),
@@ -412,7 +382,7 @@ absl::Status CheckTensorData(const onnx::TensorProto& t, ExternalDataReader* ext
   }
   int64_t per = 1;
   const int64_t values = TypedValueCount(t, &per);
-  const int64_t elements = *nbytes / DataTypeSize(t.data_type());
+  const int64_t elements = *nbytes / OnnxElementSize(t.data_type());
   if (values != elements * per) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "' holds ", values / per,
                                                    " values but its dims ", DimsText(t), " need ",
@@ -440,7 +410,7 @@ absl::Status ReadTensorBytes(const onnx::TensorProto& t, ExternalDataReader* ext
     return absl::OkStatus();
   }
   // Typed fields: convert element by element into the raw little-endian layout.
-  const int es = DataTypeSize(t.data_type());
+  const int es = OnnxElementSize(t.data_type());
   if (es == 0 || pos % es != 0 || n % es != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor '", t.name(), "': cannot read data of type ", DataTypeName(t.data_type())));

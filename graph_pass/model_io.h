@@ -27,8 +27,6 @@ absl::StatusOr<std::unique_ptr<onnx::ModelProto>> LoadModelFile(const std::strin
 // Structural checks that protobuf parsing does not make: a graph, a default-domain opset import.
 absl::Status CheckModelStructure(const onnx::ModelProto& model);
 
-// Element size in bytes of an ONNX data type; 0 for unknown types, strings and sub-byte types.
-int DataTypeSize(int32_t data_type);
 // "FLOAT", "FLOAT16", ..., or "type 123" for values ONNX does not define.
 std::string DataTypeName(int32_t data_type);
 // True for data types defined by ONNX (1..23).

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "fp8ops/dtype.h"
 
 namespace fp8ops::host {
 namespace {
@@ -25,7 +26,8 @@ void Trace(const char* what) {
 }
 
 Ort::Env& GlobalEnv() {
-  static Ort::Env* env = new Ort::Env(ORT_LOGGING_LEVEL_ERROR, "fp8ops");  // one per process, never freed
+  static Ort::Env* env =
+      new Ort::Env(ORT_LOGGING_LEVEL_ERROR, "fp8ops");  // one per process, never freed
   return *env;
 }
 
@@ -104,15 +106,7 @@ int64_t HostTensor::NumElements() const {
   return n;
 }
 
-int HostTensor::ElementSize(int32_t t) {
-  switch (t) {
-    case 1: case 6: case 12: return 4;              // float, int32, uint32
-    case 7: case 11: case 13: return 8;             // int64, double, uint64
-    case 10: case 16: case 5: case 4: return 2;     // float16, bfloat16, int16, uint16
-    case 2: case 3: case 9: case 17: case 18: case 19: case 20: return 1;
-    default: return 0;
-  }
-}
+int HostTensor::ElementSize(int32_t t) { return OnnxElementSize(t); }
 
 struct Session::Impl {
   Ort::Session session{nullptr};
@@ -133,15 +127,18 @@ struct Session::Impl {
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
-absl::StatusOr<std::unique_ptr<Session>> Session::FromFile(const std::string& path, const SessionOptions& o) {
+absl::StatusOr<std::unique_ptr<Session>> Session::FromFile(const std::string& path,
+                                                           const SessionOptions& o) {
   return Create(&path, nullptr, o);
 }
 
-absl::StatusOr<std::unique_ptr<Session>> Session::FromBytes(const std::string& bytes, const SessionOptions& o) {
+absl::StatusOr<std::unique_ptr<Session>> Session::FromBytes(const std::string& bytes,
+                                                            const SessionOptions& o) {
   return Create(nullptr, &bytes, o);
 }
 
-absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path, const std::string* bytes,
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path,
+                                                         const std::string* bytes,
                                                          const SessionOptions& o) {
   try {
     // NOTE: the Env (and its default logger) must exist before an execution provider is appended:
@@ -152,6 +149,14 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path
     so.SetGraphOptimizationLevel(o.optimize ? GraphOptimizationLevel::ORT_ENABLE_ALL
                                             : GraphOptimizationLevel::ORT_ENABLE_BASIC);
     if (!o.plugin_path.empty()) so.RegisterCustomOpsLibrary(o.plugin_path.c_str());
+    if (!o.optimized_model_path.empty()) {
+      so.SetOptimizedModelFilePath(o.optimized_model_path.c_str());
+      // NOTE: the weights go to a data file beside it: an LLM's would pass protobuf's 2 GB limit.
+      const std::string data = o.optimized_model_path + ".data";
+      so.AddConfigEntry("session.optimized_model_external_initializers_file_name",
+                        data.substr(data.rfind('/') + 1).c_str());
+      so.AddConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+    }
     if (o.execution_provider == "cuda" && o.cuda_graph) {
       // NOTE: enable_cuda_graph exists only in the V2 options, which a CPU build of the ORT core
       // library cannot create ("not enabled in this build"); the CUDA provider library is loaded
@@ -173,7 +178,8 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path
       so.AddConfigEntry("session.use_device_allocator_for_initializers", "1");
       so.AppendExecutionProvider_CUDA(cuda);
     } else if (o.execution_provider != "cpu") {
-      return absl::InvalidArgumentError(absl::StrCat("unknown execution provider '", o.execution_provider, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown execution provider '", o.execution_provider, "'"));
     }
     auto impl = std::make_unique<Impl>();
     Trace("creating the session");
@@ -185,11 +191,19 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const std::string* path
     impl->cuda_graph = o.execution_provider == "cuda" && o.cuda_graph;
     std::unique_ptr<Session> s(new Session(std::move(impl)));
     Ort::AllocatorWithDefaultOptions alloc;
-    for (size_t i = 0; i < s->impl_->session.GetInputCount(); ++i) {
-      s->input_names_.push_back(s->impl_->session.GetInputNameAllocated(i, alloc).get());
+    auto elem_type = [](const Ort::TypeInfo& info) -> int32_t {
+      return info.GetONNXType() == ONNX_TYPE_TENSOR
+                 ? static_cast<int32_t>(info.GetTensorTypeAndShapeInfo().GetElementType())
+                 : 0;
+    };
+    Ort::Session& session = s->impl_->session;
+    for (size_t i = 0; i < session.GetInputCount(); ++i) {
+      s->input_names_.push_back(session.GetInputNameAllocated(i, alloc).get());
+      s->input_types_.push_back(elem_type(session.GetInputTypeInfo(i)));
     }
-    for (size_t i = 0; i < s->impl_->session.GetOutputCount(); ++i) {
-      s->output_names_.push_back(s->impl_->session.GetOutputNameAllocated(i, alloc).get());
+    for (size_t i = 0; i < session.GetOutputCount(); ++i) {
+      s->output_names_.push_back(session.GetOutputNameAllocated(i, alloc).get());
+      s->output_types_.push_back(elem_type(session.GetOutputTypeInfo(i)));
     }
     return s;
   } catch (const Ort::Exception& e) {
@@ -280,6 +294,22 @@ absl::Status Session::RunResident() {
 
 absl::StatusOr<std::vector<HostTensor>> Session::Run(
     const std::vector<std::pair<std::string, HostTensor>>& inputs) {
+  // The element types must be the model's (a float32 tensor handed to a float16 input would be
+  // read as the wrong bytes on the CUDA graph path): say which input differs.
+  for (const auto& [name, t] : inputs) {
+    const int esize = HostTensor::ElementSize(t.elem_type);
+    if (esize != 0 && static_cast<int64_t>(t.bytes.size()) != t.NumElements() * esize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", name, "': ", t.bytes.size(), " bytes for its shape and type"));
+    }
+    for (size_t i = 0; i < input_names_.size(); ++i) {
+      if (input_names_[i] == name && input_types_[i] != 0 && input_types_[i] != t.elem_type) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", name, "' has element type ",
+                                                       t.elem_type, ", the model declares ",
+                                                       input_types_[i]));
+      }
+    }
+  }
   try {
     if (impl_->cuda_graph) return impl_->RunGraph(output_names_, inputs);
     std::vector<const char*> in_names, out_names;
@@ -287,12 +317,12 @@ absl::StatusOr<std::vector<HostTensor>> Session::Run(
     for (const auto& [name, t] : inputs) {
       in_names.push_back(name.c_str());
       in_values.push_back(Ort::Value::CreateTensor(
-          impl_->cpu, const_cast<uint8_t*>(t.bytes.data()), t.bytes.size(), t.shape.data(), t.shape.size(),
-          static_cast<ONNXTensorElementDataType>(t.elem_type)));
+          impl_->cpu, const_cast<uint8_t*>(t.bytes.data()), t.bytes.size(), t.shape.data(),
+          t.shape.size(), static_cast<ONNXTensorElementDataType>(t.elem_type)));
     }
     for (const auto& n : output_names_) out_names.push_back(n.c_str());
-    auto outs = impl_->session.Run(Ort::RunOptions{nullptr}, in_names.data(), in_values.data(), in_values.size(),
-                                   out_names.data(), out_names.size());
+    auto outs = impl_->session.Run(Ort::RunOptions{nullptr}, in_names.data(), in_values.data(),
+                                   in_values.size(), out_names.data(), out_names.size());
     std::vector<HostTensor> result;
     for (auto& v : outs) {
       auto info = v.GetTensorTypeAndShapeInfo();
@@ -300,7 +330,8 @@ absl::StatusOr<std::vector<HostTensor>> Session::Run(
       t.elem_type = static_cast<int32_t>(info.GetElementType());
       t.shape = info.GetShape();
       const int esize = HostTensor::ElementSize(t.elem_type);
-      if (esize == 0) return absl::UnimplementedError(absl::StrCat("output element type ", t.elem_type));
+      if (esize == 0)
+        return absl::UnimplementedError(absl::StrCat("output element type ", t.elem_type));
       t.bytes.resize(static_cast<size_t>(t.NumElements()) * esize);
       if (!t.bytes.empty()) std::memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size());
       result.push_back(std::move(t));

@@ -111,6 +111,9 @@ if [ "$LLM" = 1 ]; then
     GEN=$ROOT/$BUILD/models/gen/fp8ops_gen_models
     LLAMA=$WORK/llama_h${HIDDEN}_i${INTER}_l${LAYERS}
     # Weights as external data, as LLM exports keep them; regenerated when the generator changes.
+    # The fp16 model is float16 throughout (input, activations, output; float32 only inside the
+    # RMSNorms and Softmaxes), as an FP16 export; fp8ops_demo gives each model the same random
+    # input in the type it declares and compares the outputs as float32.
     for variant in fp32 fp16; do
       out=${LLAMA}_$variant.onnx
       if [ ! -f "$out" ] || [ ! -f "$out.data" ] || [ "$GEN" -nt "$out" ]; then

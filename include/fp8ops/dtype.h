@@ -29,6 +29,9 @@ inline int DTypeSize(DType t) {
   return t == DType::kFloat ? 4 : (t == DType::kFloat16 || t == DType::kBFloat16) ? 2 : 1;
 }
 const char* DTypeName(DType t);
+// Bytes per element of an ONNX tensor element type (TensorProto::DataType, the same numbers as
+// ONNX Runtime's ONNXTensorElementDataType); 0 for string, 4-bit and unknown types.
+int OnnxElementSize(int32_t onnx_type);
 
 // Converts n elements of type t (float, float16 or bfloat16) to float32.
 void LoadAsFloat(const void* src, DType t, int64_t n, float* dst);

@@ -17,6 +17,14 @@
 //       --ep cuda-graph: the same with the run captured once as a CUDA graph and replayed (ORT's
 //       enable_cuda_graph; inputs and outputs in device buffers bound once); the timed runs are
 //       replays on the GPU-resident inputs, without host copies.
+//       Each model gets the inputs in the element types it declares (float32 / float16 /
+//       bfloat16 conversions of the same values), so a float32 model and its float16 version
+//       run on one input; outputs are compared as float32.
+//   fp8ops_demo optimized --model NAME=PATH [--model ...] [--plugin LIB] [--ep cpu|cuda]
+//                         [--out DIR]
+//       Node counts per op type of each model before and after ONNX Runtime's graph
+//       optimizations (ORT_ENABLE_ALL) for that execution provider: which fusions applied.
+//       --out DIR keeps the optimized models (DIR/NAME.onnx) instead of a temporary directory.
 //   fp8ops_demo to-fp16 IN OUT
 //       The FP16 copy of an FP32 model (see models/demo/model_tools.h).
 //   fp8ops_demo summary MODEL
@@ -25,12 +33,15 @@
 // Every model runs in its own child process (models/demo/session_probe.h), so peak RSS is per
 // session.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +66,7 @@ struct Args {
   std::vector<NamedModel> models;
   std::map<std::string, int64_t> dims;
   std::vector<std::pair<std::string, std::string>> extra_pairs;  // --vs MODEL=BASELINE (names)
-  std::string keys, images, plugin;
+  std::string keys, images, plugin, out_dir;
   std::string ep = "cpu";
   int threads = 1, runs = 5;
   int64_t seq = 16, batch = 1;
@@ -109,6 +120,8 @@ Args ParseArgs(int argc, char** argv, int first) {
       a.seq = std::atoll(value().c_str());
     } else if (k == "--batch") {
       a.batch = std::atoll(value().c_str());
+    } else if (k == "--out") {
+      a.out_dir = value();
     } else if (k == "--check") {
       a.check = true;
     } else {
@@ -160,6 +173,55 @@ std::vector<float> AsFloats(const host::HostTensor& t) {
   return v;
 }
 
+// `t` with its values in element type `to` (float32, float16 or bfloat16).
+absl::StatusOr<host::HostTensor> ConvertFloats(const host::HostTensor& t, int32_t to) {
+  auto is_float = [](int32_t e) { return e == 1 || e == 10 || e == 16; };
+  if (t.elem_type == to) return t;
+  if (!is_float(t.elem_type) || !is_float(to)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot convert element type ", t.elem_type, " to ", to));
+  }
+  const std::vector<float> v = AsFloats(t);
+  host::HostTensor out;
+  out.elem_type = to;
+  out.shape = t.shape;
+  out.bytes.resize(v.size() * static_cast<size_t>(host::HostTensor::ElementSize(to)));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (to == 1) {
+      out.mutable_data<float>()[i] = v[i];
+    } else {
+      out.mutable_data<uint16_t>()[i] = to == 10 ? FloatToHalf(v[i]) : FloatToBf16(v[i]);
+    }
+  }
+  return out;
+}
+
+// The input sets with every tensor in the element type the model at `path` declares for that
+// input (one set of inputs serves a float32 model and its float16 version).
+absl::StatusOr<std::vector<InputSet>> InputsForModel(const std::string& path,
+                                                     const std::vector<InputSet>& inputs) {
+  auto model = LoadModel(path);
+  if (!model.ok()) return model.status();
+  std::map<std::string, int32_t> declared;
+  for (const auto& in : model->graph().input()) {
+    if (in.type().has_tensor_type()) declared[in.name()] = in.type().tensor_type().elem_type();
+  }
+  std::vector<InputSet> out = inputs;
+  for (auto& set : out) {
+    for (auto& [name, t] : set) {
+      auto it = declared.find(name);
+      if (it == declared.end() || it->second == t.elem_type) continue;
+      auto c = ConvertFloats(t, it->second);
+      if (!c.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ", input '", name, "': ", c.status().message()));
+      }
+      t = *std::move(c);
+    }
+  }
+  return out;
+}
+
 struct Measured {
   NamedModel model;
   ModelSummary summary;
@@ -180,7 +242,9 @@ absl::StatusOr<std::vector<Measured>> MeasureAll(const Args& a,
     std::fprintf(stderr, "  running %s (%s) ...\n", m.name.c_str(), m.path.c_str());
     auto summary = Summarize(m.path);
     if (!summary.ok()) return summary.status();
-    auto probe = ProbeInChild("/proc/self/exe", m.path, inputs, po);
+    auto model_inputs = InputsForModel(m.path, inputs);
+    if (!model_inputs.ok()) return model_inputs.status();
+    auto probe = ProbeInChild("/proc/self/exe", m.path, *model_inputs, po);
     if (!probe.ok()) return probe.status();
     out.push_back({m, *summary, std::move(*probe)});
   }
@@ -470,6 +534,92 @@ int RunBench(const Args& a) {
   return 0;
 }
 
+int RunOptimized(const Args& a) {
+  if (a.ep != "cpu" && a.ep != "cuda") Usage("optimized takes --ep cpu or cuda");
+  std::string dir = a.out_dir;
+  const bool temp = dir.empty();
+  if (temp) {
+    char tmpl[] = "/tmp/fp8ops_optimized.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      std::fprintf(stderr, "fp8ops_demo: mkdtemp failed\n");
+      return 1;
+    }
+    dir = tmpl;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+  }
+  // Per model: op -> count before and after.
+  std::vector<std::map<std::string, int>> before, after;
+  int status = 0;
+  for (const auto& m : a.models) {
+    auto s0 = Summarize(m.path);
+    if (!s0.ok()) {
+      std::fprintf(stderr, "fp8ops_demo: %s\n", std::string(s0.status().message()).c_str());
+      status = 1;
+      break;
+    }
+    std::string file = m.name;
+    for (char& c : file) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+    }
+    host::SessionOptions so;
+    so.plugin_path = a.plugin;
+    so.intra_op_threads = a.threads;
+    so.execution_provider = a.ep;
+    so.optimized_model_path = dir + "/" + file + ".onnx";
+    auto session = host::Session::FromFile(m.path, so);
+    auto s1 = session.ok() ? Summarize(so.optimized_model_path) : session.status();
+    if (!s1.ok()) {
+      std::fprintf(stderr, "fp8ops_demo: %s: %s\n", m.path.c_str(),
+                   std::string(s1.status().message()).c_str());
+      status = 1;
+      break;
+    }
+    before.push_back(s0->op_counts);
+    after.push_back(s1->op_counts);
+  }
+  if (temp) std::filesystem::remove_all(dir);
+  if (status != 0) return status;
+  std::set<std::string> ops;
+  for (const auto& counts : before)
+    for (const auto& [op, n] : counts) ops.insert(op);
+  for (const auto& counts : after)
+    for (const auto& [op, n] : counts) ops.insert(op);
+  int op_w = 8;
+  for (const auto& op : ops) op_w = std::max(op_w, DisplayWidth(op));
+  std::printf("\nnodes per op type, as written -> after ONNX Runtime's optimizations (%s EP)\n",
+              a.ep.c_str());
+  std::printf("%s", Pad("op", op_w).c_str());
+  for (const auto& m : a.models) std::printf("  %18s", m.name.c_str());
+  std::printf("\n");
+  auto row = [&](const std::string& label, auto count) {
+    std::printf("%s", Pad(label, op_w).c_str());
+    for (size_t k = 0; k < a.models.size(); ++k) {
+      const auto [b, f] = count(k);
+      std::printf("  %18s", (b == f ? absl::StrCat(f) : absl::StrCat(b, " -> ", f)).c_str());
+    }
+    std::printf("\n");
+  };
+  for (const auto& op : ops) {
+    row(op, [&](size_t k) {
+      auto get = [&](const std::map<std::string, int>& c) {
+        auto it = c.find(op);
+        return it == c.end() ? 0 : it->second;
+      };
+      return std::make_pair(get(before[k]), get(after[k]));
+    });
+  }
+  row("(all)", [&](size_t k) {
+    int b = 0, f = 0;
+    for (const auto& [op, n] : before[k]) b += n;
+    for (const auto& [op, n] : after[k]) f += n;
+    return std::make_pair(b, f);
+  });
+  if (!temp) std::printf("(optimized models in %s)\n", dir.c_str());
+  return 0;
+}
+
 int RunSummary(const std::string& path) {
   auto s = Summarize(path);
   if (!s.ok()) {
@@ -489,10 +639,11 @@ int RunSummary(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace fp8ops::demo;
   if (argc >= 2 && std::strcmp(argv[1], kProbeArg) == 0) return ProbeChildMain(argc, argv);
-  if (argc < 2) Usage("missing command (ocr, bench, to-fp16, summary)");
+  if (argc < 2) Usage("missing command (ocr, bench, optimized, to-fp16, summary)");
   const std::string cmd = argv[1];
   if (cmd == "ocr") return RunOcr(ParseArgs(argc, argv, 2));
   if (cmd == "bench") return RunBench(ParseArgs(argc, argv, 2));
+  if (cmd == "optimized") return RunOptimized(ParseArgs(argc, argv, 2));
   if (cmd == "summary" && argc == 3) return RunSummary(argv[2]);
   if (cmd == "to-fp16" && argc == 4) {
     Fp16Stats st;

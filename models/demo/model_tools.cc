@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "fp8ops/dtype.h"
 #include "fp8ops/float16.h"
 #include "graph_pass/model_io.h"
 
@@ -24,7 +25,7 @@ int64_t NumElements(const onnx::TensorProto& t) {
 }
 
 int64_t TensorBytes(const onnx::TensorProto& t) {
-  return NumElements(t) * graph_pass::DataTypeSize(t.data_type());
+  return NumElements(t) * OnnxElementSize(t.data_type());
 }
 
 std::string DirOf(const std::string& path) {

@@ -4,8 +4,9 @@
 //                                          gemm, if, shared (.onnx)
 //   fp8ops_gen_models --llama OUT.onnx [--hidden N] [--heads N] [--intermediate N] [--layers N]
 //                     [--vocab N] [--fp16] [--external]
-//                                          one Llama-style decoder; --external streams its weights
-//                                          to OUT.onnx.data (e.g. 2+ GB models for benchmarks)
+//                                          one Llama-style decoder (--fp16: float16 weights and
+//                                          activations); --external streams its weights to
+//                                          OUT.onnx.data (e.g. 2+ GB models for benchmarks)
 #include <sys/stat.h>
 
 #include <cstdio>

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -146,9 +145,11 @@ std::vector<float> RandomFloats(uint64_t seed, int64_t n, float center, float bo
 class LlamaBuilder {
  public:
   LlamaBuilder(const LlamaConfig& c, onnx::ModelProto* m, WeightSink sink)
-      : c_(c), m_(m), b_(m->mutable_graph()), sink_(std::move(sink)) {}
+      : c_(c), m_(m), b_(m->mutable_graph()), sink_(std::move(sink)), t_(c.dtype) {}
 
   absl::Status Build() {
+    if (t_ != kFloat && t_ != kFloat16)
+      return absl::InvalidArgumentError(absl::StrCat("unsupported dtype ", t_));
     m_->set_ir_version(8);
     m_->set_producer_name("fp8ops-models");
     auto* op = m_->add_opset_import();
@@ -157,13 +158,15 @@ class LlamaBuilder {
     auto* g = m_->mutable_graph();
     g->set_name("llama_decoder");
     const std::string H = std::to_string(c_.hidden);
-    SetShape(g->add_input(), "x", 1, {"batch", "seq", H});
-    std::vector<float> eps = {1e-5f};
-    b_.InitValues("rms_eps", 1, {}, eps);
+    SetShape(g->add_input(), "x", t_, {"batch", "seq", H});
+    // The norm's statistics are float32 in both models (the float16 model casts around them).
+    b_.InitValues<float>("rms_pow_exponent", kFloat, {}, {2.0f});
+    b_.InitValues<float>("rms_eps", kFloat, {}, {1e-5f});
+    b_.InitValues<float>("rms_one", kFloat, {}, {1.0f});
     const int64_t hd = c_.hidden / c_.heads;
     b_.InitValues<int64_t>("shape_heads", 7, {4}, {0, 0, c_.heads, hd});
     b_.InitValues<int64_t>("shape_hidden", 7, {3}, {0, 0, c_.hidden});
-    b_.InitValues<float>("attn_scale", 1, {}, {1.0f / std::sqrt(static_cast<float>(hd))});
+    InitScalar("attn_scale", 1.0f / std::sqrt(static_cast<float>(hd)));
 
     std::string x = "x";
     for (int64_t l = 0; l < c_.layers; ++l) {
@@ -190,9 +193,10 @@ class LlamaBuilder {
       const std::string vt = heads(v, "v", {0, 2, 1, 3});
       const std::string scores = b_.Op("MatMul", {qt, kt}, a + "/scores/MatMul");
       const std::string scaled = b_.Op("Mul", {scores, "attn_scale"}, a + "/scores/Mul");
-      auto* sm = b_.Node("Softmax", {scaled}, {a + "/Softmax_out"}, a + "/Softmax");
-      Builder::IntAttr(sm, "axis", -1);
-      const std::string ctx = b_.Op("MatMul", {sm->output(0), vt}, a + "/context/MatMul");
+      // As HF's eager attention: softmax(scores, dtype=float32).to(dtype).
+      const std::string probs =
+          ToModelType(Softmax(ToFloat(scaled, a + "/Cast"), a + "/Softmax"), a + "/Cast_1");
+      const std::string ctx = b_.Op("MatMul", {probs, vt}, a + "/context/MatMul");
       auto* ct =
           b_.Node("Transpose", {ctx}, {a + "/context/Transpose_out"}, a + "/context/Transpose");
       Builder::IntsAttr(ct, "perm", {0, 2, 1, 3});
@@ -220,66 +224,100 @@ class LlamaBuilder {
       const std::string xn = Norm(x, "norm.weight", "/norm");
       const std::string logits =
           Proj(xn, "lm_head.weight", "/lm_head", c_.hidden, c_.vocab, "logits");
-      SetShape(g->add_output(), logits, 1, {"batch", "seq", std::to_string(c_.vocab)});
+      SetShape(g->add_output(), logits, t_, {"batch", "seq", std::to_string(c_.vocab)});
     } else {
       b_.Node("Identity", {x}, {"hidden"}, "/output/Identity");
-      SetShape(g->add_output(), "hidden", 1, {"batch", "seq", H});
+      SetShape(g->add_output(), "hidden", t_, {"batch", "seq", H});
     }
     return status_;
   }
 
  private:
-  std::string Norm(const std::string& x, const std::string& gamma, const std::string& p) {
-    b_.InitValues(gamma, 1, {c_.hidden},
-                  RandomFloats(c_.seed * 7919 + tag_++, c_.hidden, 1.0f, 0.1f));
-    const std::string sq = b_.Op("Mul", {x, x}, p + "/Pow");
-    auto* rm = b_.Node("ReduceMean", {sq}, {p + "/ReduceMean_out"}, p + "/ReduceMean");
-    Builder::IntsAttr(rm, "axes", {-1});
-    const std::string ve = b_.Op("Add", {rm->output(0), "rms_eps"}, p + "/Add");
-    const std::string r = b_.Op("Sqrt", {ve}, p + "/Sqrt");
-    const std::string xn = b_.Op("Div", {x, r}, p + "/Div");
-    return b_.Op("Mul", {xn, gamma}, p + "/Mul");
+  static constexpr int32_t kFloat = 1, kFloat16 = 10;
+
+  // A scalar constant in the model's dtype.
+  void InitScalar(const std::string& name, float v) {
+    if (t_ == kFloat16) {
+      b_.InitValues<uint16_t>(name, kFloat16, {}, {FloatToHalf(v)});
+    } else {
+      b_.InitValues<float>(name, kFloat, {}, {v});
+    }
+  }
+  // x (model dtype) as float32: a Cast in the float16 model, x itself in the float32 one.
+  std::string ToFloat(const std::string& x, const std::string& name) {
+    if (t_ == kFloat) return x;
+    auto* n = b_.Node("Cast", {x}, {name + "_out"}, name);
+    Builder::IntAttr(n, "to", kFloat);
+    return n->output(0);
+  }
+  std::string ToModelType(const std::string& x, const std::string& name) {
+    if (t_ == kFloat) return x;
+    auto* n = b_.Node("Cast", {x}, {name + "_out"}, name);
+    Builder::IntAttr(n, "to", kFloat16);
+    return n->output(0);
+  }
+  std::string Softmax(const std::string& x, const std::string& name) {
+    auto* n = b_.Node("Softmax", {x}, {name + "_out"}, name);
+    Builder::IntAttr(n, "axis", -1);
+    return n->output(0);
   }
 
-  // x (float32) @ W [k, n] in the model's dtype; returns a float32 tensor.
+  // HF LlamaRMSNorm as torch.onnx.export (TorchScript) writes it:
+  //   x.to(float32) * rsqrt(mean(x^2, -1) + eps), .to(dtype), weight * that
+  // with rsqrt as Div(1, Sqrt(.)). ONNX Runtime fuses it into SimplifiedLayerNormalization
+  // (onnxruntime/core/optimizer/layer_norm_fusion.cc): its DivMulFusion first turns Div(1, s) ->
+  // Mul(x, .) into Div(x, s), the one form SimplifiedLayerNormFusion matches (Pow -> ReduceMean ->
+  // Add -> Sqrt -> Div -> [Cast] -> Mul, Pow and Div reading the same tensor; in the float16 model
+  // the leading Cast feeds only those two). NOTE: Sqrt -> Reciprocal -> Mul (the dynamo
+  // exporter's rsqrt) is not fused, nor is an integer exponent for Pow (its inputs must be float).
+  std::string Norm(const std::string& x, const std::string& gamma, const std::string& p) {
+    std::vector<float> g = RandomFloats(c_.seed * 7919 + tag_++, c_.hidden, 1.0f, 0.1f);
+    if (t_ == kFloat16) {
+      std::vector<uint16_t> h(g.size());
+      for (size_t i = 0; i < g.size(); ++i) h[i] = FloatToHalf(g[i]);
+      b_.InitValues(gamma, kFloat16, {c_.hidden}, h);
+    } else {
+      if (c_.round_weights_to_fp16) {
+        for (auto& v : g) v = HalfToFloat(FloatToHalf(v));
+      }
+      b_.InitValues(gamma, kFloat, {c_.hidden}, g);
+    }
+    const std::string xf = ToFloat(x, p + "/Cast");
+    const std::string sq = b_.Op("Pow", {xf, "rms_pow_exponent"}, p + "/Pow");
+    auto* rm = b_.Node("ReduceMean", {sq}, {p + "/ReduceMean_out"}, p + "/ReduceMean");
+    Builder::IntsAttr(rm, "axes", {-1});
+    Builder::IntAttr(rm, "keepdims", 1);
+    const std::string ve = b_.Op("Add", {rm->output(0), "rms_eps"}, p + "/Add");
+    const std::string r = b_.Op("Sqrt", {ve}, p + "/Sqrt");
+    const std::string rs = b_.Op("Div", {"rms_one", r}, p + "/Div");
+    const std::string xn = b_.Op("Mul", {xf, rs}, p + "/Mul");
+    return b_.Op("Mul", {gamma, ToModelType(xn, p + "/Cast_1")}, p + "/Mul_1");
+  }
+
+  // x @ W [k, n], both in the model's dtype.
   std::string Proj(const std::string& x, const std::string& w, const std::string& p, int64_t k,
                    int64_t n, const std::string& out = "") {
     const uint64_t tag = tag_++;
     if (!status_.ok()) return x;
-    std::string a = x;
-    if (c_.dtype == 10) {
-      auto it = casts_.find(x);
-      if (it == casts_.end()) {
-        auto* cn = b_.Node("Cast", {x}, {x + "_fp16"}, p + "/Cast");
-        Builder::IntAttr(cn, "to", 10);
-        it = casts_.emplace(x, cn->output(0)).first;
-      }
-      a = it->second;
+    if (shaped_.insert(x).second) {
+      SetShape(m_->mutable_graph()->add_value_info(), x, t_, {"batch", "seq", std::to_string(k)});
     }
-    if (shaped_.insert(a).second) {
-      SetShape(m_->mutable_graph()->add_value_info(), a, c_.dtype,
-               {"batch", "seq", std::to_string(k)});
-    }
-    onnx::TensorProto* t = c_.weights_in_constant_nodes ? b_.ConstantNode(w, c_.dtype, {k, n})
-                                                        : b_.Init(w, c_.dtype, {k, n});
+    onnx::TensorProto* t =
+        c_.weights_in_constant_nodes ? b_.ConstantNode(w, t_, {k, n}) : b_.Init(w, t_, {k, n});
     if (c_.weights_in_constant_nodes) t->set_name(w);
-    status_ = sink_(t, WeightBytes(c_.seed, tag, k, n, k, c_.dtype, c_.round_weights_to_fp16));
-    const bool f16 = c_.dtype == 10;
-    const std::string y = (out.empty() || f16) ? p + "/MatMul_out" : out;
-    b_.Node("MatMul", {a, w}, {y}, p + "/MatMul");
-    if (!f16) return y;
-    auto* cn = b_.Node("Cast", {y}, {out.empty() ? y + "_fp32" : out}, p + "/Cast_1");
-    Builder::IntAttr(cn, "to", 1);
-    return cn->output(0);
+    status_ = sink_(t, WeightBytes(c_.seed, tag, k, n, k, t_, c_.round_weights_to_fp16));
+    const std::string y = out.empty() ? p + "/MatMul_out" : out;
+    b_.Node("MatMul", {x, w}, {y}, p + "/MatMul");
+    return y;
   }
 
   const LlamaConfig& c_;
   onnx::ModelProto* m_;
   Builder b_;
   WeightSink sink_;
+  const int32_t t_;  // the model's dtype: weights and activations
   absl::Status status_;
   uint64_t tag_ = 1;
-  std::map<std::string, std::string> casts_;
   std::set<std::string> shaped_;
 };
 
@@ -288,7 +326,7 @@ class LlamaBuilder {
 onnx::ModelProto MakeLlamaDecoder(const LlamaConfig& config) {
   onnx::ModelProto m;
   LlamaBuilder b(config, &m, InlineSink);
-  (void)b.Build();  // the inline sink cannot fail
+  (void)b.Build();  // the inline sink cannot fail; a bad dtype leaves the model empty
   return m;
 }
 

@@ -2,14 +2,20 @@
 // decoder, a Gemm model, an If model with weights from the outer scope and in Constant nodes, and
 // a model with shared weights. Weights are pseudo-random (a fixed seed gives the same bytes).
 //
-// The Llama-style decoder, per layer:
+// The Llama-style decoder, per layer, as torch.onnx.export writes a Hugging Face Llama (eager
+// attention, no rotary embedding, no mask, no KV cache):
 //   x -> RMSNorm -> q/k/v projections (MatMul, constant weights) -> heads -> scores = q k^T
-//     (activation x activation MatMul) -> Softmax -> probs v (activation x activation) -> o_proj ->
-//     +x
-//   x -> RMSNorm -> gate/up projections -> SiLU(gate) * up -> down_proj -> +x
+//     (activation x activation MatMul) * 1/sqrt(head_dim) -> Softmax -> probs v (activation x
+//     activation) -> o_proj -> +x
+//   x -> RMSNorm -> gate/up projections -> SiLU(gate) (Sigmoid, Mul) * up -> down_proj -> +x
 // then (vocab > 0) a final RMSNorm and an lm_head projection to "logits"; else the output is
-// "hidden". Norms, softmax and SiLU compute in float32; with dtype FLOAT16 the weights and the
-// MatMuls are float16 (Cast before and after each projection), as in an FP16-exported model.
+// "hidden". Every tensor is in the model's dtype (float32 or float16: input, output, weights,
+// MatMuls, residual adds, attention, SiLU), except, as in HF's float16 models, the RMSNorm
+// statistics and the Softmax, which compute in float32 behind Casts:
+//   RMSNorm: [Cast to float32] -> Pow(., 2) -> ReduceMean(-1) -> Add(eps) -> Sqrt -> Div(1, .)
+//            -> Mul(x, .) -> [Cast back] -> Mul(gamma, .)   (ONNX Runtime fuses it into
+//                                                            SimplifiedLayerNormalization)
+//   Softmax: [Cast to float32] -> Softmax -> [Cast back]
 #ifndef FP8OPS_MODELS_GEN_MODEL_GEN_H_
 #define FP8OPS_MODELS_GEN_MODEL_GEN_H_
 
@@ -28,7 +34,7 @@ struct LlamaConfig {
   int64_t intermediate = 688;  // MLP width
   int64_t layers = 2;
   int64_t vocab = 0;  // > 0: final norm + lm_head MatMul [hidden, vocab] -> "logits"
-  int32_t dtype = 1;  // weights and MatMuls: 1 (float32) or 10 (float16)
+  int32_t dtype = 1;  // weights and activations: 1 (float32) or 10 (float16)
   bool weights_in_constant_nodes = false;  // weights as Constant nodes (as PaddleOCR's exports)
   // fp32 model whose weights are the float16-rounded values of the dtype=10 model with the same
   // seed (a float32 reference for it).
@@ -36,7 +42,7 @@ struct LlamaConfig {
   uint64_t seed = 1;
 };
 
-// Graph input "x" [batch, seq, hidden] float32; output "logits" or "hidden" float32.
+// Graph input "x" [batch, seq, hidden]; output "logits" or "hidden"; both in `dtype`.
 onnx::ModelProto MakeLlamaDecoder(const LlamaConfig& config);
 
 // Writes a Llama-style decoder whose weights are in `path` + ".data" (external data, 64 KiB

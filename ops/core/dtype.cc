@@ -6,29 +6,80 @@ namespace fp8ops {
 
 const char* DTypeName(DType t) {
   switch (t) {
-    case DType::kFloat: return "float";
-    case DType::kFloat16: return "float16";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kE4M3FN: return "float8e4m3fn";
-    case DType::kE5M2: return "float8e5m2";
-    default: break;
+    case DType::kFloat:
+      return "float";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kE4M3FN:
+      return "float8e4m3fn";
+    case DType::kE5M2:
+      return "float8e5m2";
+    default:
+      break;
   }
   // Other ONNX element types, which the plugin passes through so that type errors can name them.
   switch (static_cast<int32_t>(t)) {
-    case 2: return "uint8";
-    case 3: return "int8";
-    case 4: return "uint16";
-    case 5: return "int16";
-    case 6: return "int32";
-    case 7: return "int64";
-    case 8: return "string";
-    case 9: return "bool";
-    case 11: return "double";
-    case 12: return "uint32";
-    case 13: return "uint64";
-    case 18: return "float8e4m3fnuz";
-    case 20: return "float8e5m2fnuz";
-    default: return "unsupported";
+    case 2:
+      return "uint8";
+    case 3:
+      return "int8";
+    case 4:
+      return "uint16";
+    case 5:
+      return "int16";
+    case 6:
+      return "int32";
+    case 7:
+      return "int64";
+    case 8:
+      return "string";
+    case 9:
+      return "bool";
+    case 11:
+      return "double";
+    case 12:
+      return "uint32";
+    case 13:
+      return "uint64";
+    case 18:
+      return "float8e4m3fnuz";
+    case 20:
+      return "float8e5m2fnuz";
+    default:
+      return "unsupported";
+  }
+}
+
+int OnnxElementSize(int32_t onnx_type) {
+  switch (onnx_type) {
+    case 2:
+    case 3:
+    case 9:
+    case 17:
+    case 18:
+    case 19:
+    case 20:
+      return 1;  // (u)int8, bool, FP8
+    case 4:
+    case 5:
+    case 10:
+    case 16:
+      return 2;  // (u)int16, float16, bfloat16
+    case 1:
+    case 6:
+    case 12:
+      return 4;  // float, (u)int32
+    case 7:
+    case 11:
+    case 13:
+    case 14:
+      return 8;  // (u)int64, double, complex64
+    case 15:
+      return 16;  // complex128
+    default:
+      return 0;
   }
 }
 

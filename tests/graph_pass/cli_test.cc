@@ -46,6 +46,8 @@ models::LlamaConfig SmallLlama() {
   return c;
 }
 
+// Runs the model on x, given to it in the element type it declares for "x" (float32 or float16);
+// returns its first output as floats.
 std::vector<float> RunOrt(const std::string& path, const std::vector<float>& x,
                           std::vector<int64_t> shape) {
   host::SessionOptions so;
@@ -53,9 +55,17 @@ std::vector<float> RunOrt(const std::string& path, const std::vector<float>& x,
   auto s = host::Session::FromFile(path, so);
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return {};
-  auto out = (*s)->Run({{"x", host::HostTensor::From(1, std::move(shape), x)}});
+  host::HostTensor in = host::HostTensor::From(1, std::move(shape), x);
+  if ((*s)->input_types().at(0) == 10) {
+    std::vector<uint16_t> h(x.size());
+    for (size_t i = 0; i < x.size(); ++i) h[i] = FloatToHalf(x[i]);
+    in = host::HostTensor::From(10, in.shape, h);
+  }
+  auto out = (*s)->Run({{"x", in}});
   EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? testing::AsFloats((*out)[0]) : std::vector<float>{};
+  if (!out.ok()) return {};
+  EXPECT_EQ((*out)[0].elem_type, (*s)->output_types().at(0));
+  return testing::AsFloats((*out)[0]);
 }
 
 std::vector<float> RandomX(int64_t n, uint32_t seed) {
@@ -120,6 +130,46 @@ TEST(Cli, RewriteWritesModelReportAndTable) {
   const auto a = RunOrt(in, x, {2, 3, 128}), b = RunOrt(out, x, {2, 3, 128});
   ASSERT_EQ(a.size(), b.size());
   EXPECT_LT(testing::RelativeError(b, a), 0.06);
+}
+
+// The float16 decoder (float16 activations throughout) through the CLI: both recipes turn every
+// projection into an FP8GEMM with float16 output, and the outputs stay close to the original's.
+TEST(Cli, RewritesTheFloat16Model) {
+  TempDir dir;
+  auto c = SmallLlama();
+  c.dtype = 10;
+  const std::string in = dir / "fp16.onnx";
+  testing::SaveModel(models::MakeLlamaDecoder(c), in);
+  const auto x = RandomX(2 * 3 * 128, 4);
+  const auto y0 = RunOrt(in, x, {2, 3, 128});
+  ASSERT_EQ(y0.size(), 2u * 3 * 200);
+  for (const char* recipe : {"w8a8", "weight-only"}) {
+    SCOPED_TRACE(recipe);
+    const std::string out = dir / (std::string(recipe) + ".onnx");
+    auto r = Cli(dir, {"rewrite", in, out, "--recipe", recipe});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("rewritten: 8 node(s)"), std::string::npos) << r.out;  // 7 + lm_head
+    const auto m = testing::LoadModel(out);
+    int gemms = 0, quants = 0, matmuls = 0;
+    for (const auto& n : m.graph().node()) {
+      gemms += n.op_type() == "FP8GEMM";
+      quants += n.op_type() == "QuantizeFP8";
+      matmuls += n.op_type() == "MatMul";
+      if (n.op_type() != "FP8GEMM") continue;
+      for (const auto& a : n.attribute()) {
+        if (a.name() == "out_type") {
+          EXPECT_EQ(a.i(), 10) << n.name();
+        }
+      }
+    }
+    EXPECT_EQ(gemms, 8);
+    EXPECT_EQ(matmuls, 2);  // scores and context: activation x activation
+    EXPECT_EQ(quants, std::string(recipe) == "w8a8" ? 5 : 0);  // qkv, o, gate/up, down, lm_head
+    const auto y = RunOrt(out, x, {2, 3, 128});
+    ASSERT_EQ(y.size(), y0.size());
+    EXPECT_LT(testing::RelativeError(y, y0), 0.08);
+    EXPECT_GT(testing::Cosine(y, y0), 0.997);
+  }
 }
 
 TEST(Cli, InspectWritesNothing) {

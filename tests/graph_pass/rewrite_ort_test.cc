@@ -4,7 +4,10 @@
 // Llama-style decoder (2 layers, hidden 256, lm_head 512) on N(0,1) inputs:
 //   W8A8 E4M3FN, 128x128 weights / 128 activations:   rel. error <= 0.11, cosine >= 0.994
 //   weight-only E4M3FN 128x128:                       rel. error <= 0.08, cosine >= 0.997
+//   FP16 model (float16 activations) vs. the same weights in FP32:
+//                                                     rel. error <= 0.01, cosine >= 0.9999
 //   FP16 model, W8A8 (vs. the same weights in FP32):  rel. error <= 0.11, cosine >= 0.994
+//   FP16 model, weight-only (vs. the FP16 model):     rel. error <= 0.08, cosine >= 0.997
 //   other layouts (tensor, channel, 1x128, 64x32):    rel. error <= 0.16; E5M2: <= 0.22
 //   Gemm / If / shared-weight models, both recipes:   rel. error <= 0.08, cosine >= 0.997
 // E4M3 keeps 3 mantissa bits: quantizing a weight costs ~2.5% relative RMS error (the report's
@@ -14,7 +17,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <random>
+#include <set>
 
 #include "fp8ops/rewrite.h"
 #include "host/ort_session.h"
@@ -45,6 +50,20 @@ HostTensor RandomInput(std::vector<int64_t> shape, uint32_t seed) {
   return HostTensor::From(1, std::move(shape), v);
 }
 
+// `t` (float32) as the element type the model declares for that input (float16: rounded).
+HostTensor AsDeclaredType(const onnx::ModelProto& m, const std::string& name, const HostTensor& t) {
+  for (const auto& in : m.graph().input()) {
+    if (in.name() != name || t.elem_type != 1 || in.type().tensor_type().elem_type() != 10)
+      continue;
+    std::vector<uint16_t> h(static_cast<size_t>(t.NumElements()));
+    for (size_t i = 0; i < h.size(); ++i) h[i] = FloatToHalf(t.data<float>()[i]);
+    return HostTensor::From(10, t.shape, h);
+  }
+  return t;
+}
+
+// Runs `m` on the inputs, each converted to the type the model declares; every output must have
+// the model's declared element type.
 std::vector<HostTensor> RunModel(const onnx::ModelProto& m,
                                  const std::vector<std::pair<std::string, HostTensor>>& in) {
   std::string bytes;
@@ -52,9 +71,16 @@ std::vector<HostTensor> RunModel(const onnx::ModelProto& m,
   auto s = host::Session::FromBytes(bytes, PluginOptions());
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return {};
-  auto out = (*s)->Run(in);
+  std::vector<std::pair<std::string, HostTensor>> typed;
+  for (const auto& [name, t] : in) typed.emplace_back(name, AsDeclaredType(m, name, t));
+  auto out = (*s)->Run(typed);
   EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? *out : std::vector<HostTensor>{};
+  if (!out.ok()) return {};
+  for (int i = 0; i < m.graph().output_size() && i < static_cast<int>(out->size()); ++i) {
+    EXPECT_EQ((*out)[i].elem_type, m.graph().output(i).type().tensor_type().elem_type())
+        << "output " << i;
+  }
+  return *out;
 }
 
 struct Accuracy {
@@ -71,7 +97,6 @@ Accuracy Compare(const onnx::ModelProto& ref, const onnx::ModelProto& got,
   }
   std::vector<float> fa, fb;
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].elem_type, b[i].elem_type) << "output " << i;
     EXPECT_EQ(a[i].shape, b[i].shape) << "output " << i;
     auto x = AsFloats(a[i]), y = AsFloats(b[i]);
     fa.insert(fa.end(), x.begin(), x.end());
@@ -127,28 +152,167 @@ TEST(RewriteOrt, LlamaWeightOnlyWithinBounds) {
   EXPECT_GE(acc.cos, 0.997);
 }
 
-TEST(RewriteOrt, LlamaFp16W8A8AgainstFp32Reference) {
-  auto c16 = SmallLlama();
-  c16.dtype = 10;
+models::LlamaConfig SmallLlamaFp16() {
+  auto c = SmallLlama();
+  c.dtype = 10;
+  return c;
+}
+
+// Producer node of each tensor of the main graph.
+std::map<std::string, const onnx::NodeProto*> Producers(const onnx::ModelProto& m) {
+  std::map<std::string, const onnx::NodeProto*> p;
+  for (const auto& n : m.graph().node()) {
+    for (const auto& o : n.output()) p[o] = &n;
+  }
+  return p;
+}
+
+// The float16 decoder is a float16 model throughout, as an FP16 export: float16 input, output and
+// weights, projections reading and writing float16 directly; Casts only around the RMSNorm
+// statistics and the Softmax.
+TEST(RewriteOrt, LlamaFp16IsFloat16Throughout) {
+  const auto m = models::MakeLlamaDecoder(SmallLlamaFp16());
+  ASSERT_EQ(m.graph().input_size(), 1);
+  EXPECT_EQ(m.graph().input(0).type().tensor_type().elem_type(), 10);
+  EXPECT_EQ(m.graph().output(0).type().tensor_type().elem_type(), 10);
+  for (const auto& t : m.graph().initializer()) {
+    const bool float32_scalar = t.name().rfind("rms_", 0) == 0;  // the norm's float32 constants
+    const bool shape = t.name().rfind("shape_", 0) == 0;
+    EXPECT_EQ(t.data_type(), float32_scalar ? 1 : shape ? 7 : 10) << t.name();
+  }
+  const auto producer = Producers(m);
+  std::set<std::string> weights, cast_inputs;
+  for (const auto& t : m.graph().initializer()) weights.insert(t.name());
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == "Cast") cast_inputs.insert(n.input(0));
+  }
+  int casts = 0, to_float = 0, projections = 0;
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == "Cast") {
+      ++casts;
+      to_float += n.attribute(0).i() == 1;
+      const bool in_norm =
+          n.name().find("layernorm/") != std::string::npos || n.name().rfind("/norm/", 0) == 0;
+      EXPECT_TRUE(in_norm || n.name().find("self_attn/Cast") != std::string::npos) << n.name();
+    }
+    if (n.op_type() == "MatMul" && weights.count(n.input(1))) {  // a projection
+      ++projections;
+      auto it = producer.find(n.input(0));
+      EXPECT_TRUE(it == producer.end() || it->second->op_type() != "Cast") << n.name();
+      EXPECT_EQ(cast_inputs.count(n.output(0)), 0u) << n.name();
+    }
+  }
+  EXPECT_EQ(projections, 15);
+  EXPECT_EQ(casts, 2 * (2 * 2 + 1) + 2 * 2);  // 5 norms and 2 softmaxes, a Cast each way
+  EXPECT_EQ(to_float, casts / 2);
+}
+
+// ONNX Runtime fuses each RMSNorm into SimplifiedLayerNormalization (CPU EP), in the float32 and
+// float16 decoders and in their W8A8 rewrites.
+TEST(RewriteOrt, OrtFusesEveryRmsNorm) {
+  testing::TempDir dir;
+  for (const auto& c : {SmallLlama(), SmallLlamaFp16()}) {
+    for (bool rewrite : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "dtype " << c.dtype << (rewrite ? " w8a8" : ""));
+      onnx::ModelProto m = models::MakeLlamaDecoder(c);
+      if (rewrite) {
+        ASSERT_TRUE(RewriteModel(m, {}).ok());
+      }
+      EXPECT_EQ(CountOps(m, "Pow"), 5);
+      std::string bytes;
+      m.SerializeToString(&bytes);
+      host::SessionOptions so = PluginOptions();
+      so.optimized_model_path = dir / "optimized.onnx";
+      auto s = host::Session::FromBytes(bytes, so);
+      ASSERT_TRUE(s.ok()) << s.status();
+      const onnx::ModelProto opt = testing::LoadModel(so.optimized_model_path);
+      EXPECT_EQ(CountOps(opt, "SimplifiedLayerNormalization"), 5);  // 2 per layer + the final one
+      for (const char* op : {"Pow", "ReduceMean", "Sqrt", "Div"})
+        EXPECT_EQ(CountOps(opt, op), 0) << op;
+      EXPECT_EQ(CountOps(opt, "FP8GEMM"), rewrite ? 15 : 0);
+    }
+  }
+}
+
+TEST(RewriteOrt, LlamaFp16MatchesFp32Reference) {
   auto ref = SmallLlama();
   ref.round_weights_to_fp16 = true;  // the same weights, in float32
-  onnx::ModelProto rewritten = models::MakeLlamaDecoder(c16);
+  const auto acc =
+      Compare(models::MakeLlamaDecoder(ref), models::MakeLlamaDecoder(SmallLlamaFp16()),
+              {{"x", RandomInput({2, 6, 256}, 3)}});
+  std::printf("llama fp16 vs fp32: rel %.4f cos %.6f\n", acc.rel, acc.cos);
+  EXPECT_LE(acc.rel, 0.01);
+  EXPECT_GE(acc.cos, 0.9999);
+  EXPECT_GT(acc.rel, 0.0);  // float16 activations do round
+}
+
+// Every projection of the float16 model becomes an FP8GEMM reading the float16 activation (through
+// QuantizeFP8 for W8A8) and writing float16, with no Cast around it.
+void ExpectFp16Projections(const onnx::ModelProto& m, bool w8a8) {
+  const auto producer = Producers(m);
+  std::map<std::string, int> cast_inputs;
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() == "Cast") cast_inputs[n.input(0)]++;
+  }
+  int gemms = 0;
+  for (const auto& n : m.graph().node()) {
+    if (n.op_type() != "FP8GEMM") continue;
+    ++gemms;
+    int out_type = 0;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "out_type") out_type = static_cast<int>(a.i());
+    }
+    EXPECT_EQ(out_type, 10) << n.name();
+    EXPECT_EQ(cast_inputs.count(n.output(0)), 0u) << n.name() << ": output read by a Cast";
+    auto a = producer.find(n.input(0));
+    ASSERT_NE(a, producer.end()) << n.name();
+    const onnx::NodeProto* act = a->second;
+    if (w8a8) {
+      ASSERT_EQ(act->op_type(), "QuantizeFP8") << n.name();
+      auto q = producer.find(act->input(0));
+      ASSERT_NE(q, producer.end()) << n.name();
+      act = q->second;
+    }
+    EXPECT_NE(act->op_type(), "Cast") << n.name();
+  }
+  EXPECT_EQ(gemms, 15);
+}
+
+TEST(RewriteOrt, LlamaFp16W8A8AgainstFp32Reference) {
+  auto ref = SmallLlama();
+  ref.round_weights_to_fp16 = true;  // the same weights, in float32
+  onnx::ModelProto rewritten = models::MakeLlamaDecoder(SmallLlamaFp16());
   auto report = RewriteModel(rewritten, {});
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->totals.nodes_rewritten, 15);
-  for (const auto& n : rewritten.graph().node()) {
-    if (n.op_type() != "FP8GEMM") continue;
-    for (const auto& a : n.attribute()) {
-      if (a.name() == "out_type") {
-        EXPECT_EQ(a.i(), 10) << n.name();
-      }
-    }
-  }
-  const auto acc =
-      Compare(models::MakeLlamaDecoder(ref), rewritten, {{"x", RandomInput({2, 6, 256}, 3)}});
+  EXPECT_EQ(CountOps(rewritten, "QuantizeFP8"), 9);
+  EXPECT_EQ(CountOps(rewritten, "MatMul"), 4);  // scores and context stay float16 MatMuls
+  ExpectFp16Projections(rewritten, true);
+  const auto x = RandomInput({2, 6, 256}, 3);
+  const auto acc = Compare(models::MakeLlamaDecoder(ref), rewritten, {{"x", x}});
   std::printf("llama fp16 w8a8 vs fp32: rel %.4f cos %.6f\n", acc.rel, acc.cos);
   EXPECT_LE(acc.rel, 0.11);
   EXPECT_GE(acc.cos, 0.994);
+  const auto vs16 = Compare(models::MakeLlamaDecoder(SmallLlamaFp16()), rewritten, {{"x", x}});
+  std::printf("llama fp16 w8a8 vs fp16: rel %.4f cos %.6f\n", vs16.rel, vs16.cos);
+  EXPECT_LE(vs16.rel, 0.11);
+  EXPECT_GE(vs16.cos, 0.994);
+}
+
+TEST(RewriteOrt, LlamaFp16WeightOnlyWithinBounds) {
+  const auto original = models::MakeLlamaDecoder(SmallLlamaFp16());
+  onnx::ModelProto rewritten = original;
+  RewriteOptions o;
+  o.recipe = RewriteRecipe::kWeightOnly;
+  auto report = RewriteModel(rewritten, o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(CountOps(rewritten, "QuantizeFP8"), 0);
+  ExpectFp16Projections(rewritten, false);
+  const auto acc = Compare(original, rewritten, {{"x", RandomInput({1, 5, 256}, 8)}});
+  std::printf("llama fp16 weight-only vs fp16: rel %.4f cos %.6f\n", acc.rel, acc.cos);
+  EXPECT_LE(acc.rel, 0.08);
+  EXPECT_GE(acc.cos, 0.997);
+  EXPECT_GT(acc.rel, 0.0);
 }
 
 TEST(RewriteOrt, ConstantNodeWeightsRunAndMatchInitializerWeights) {
@@ -253,7 +417,8 @@ TEST(RewriteOrt, FilesRoundTripIdempotentAndInputUntouched) {
 // lowered here so that a small model crosses it).
 TEST(RewriteOrt, OutputPastTheInlineLimitGetsExternalData) {
   testing::TempDir dir;
-  const std::string in = dir / "llama.onnx", small = dir / "small_fp8.onnx", big = dir / "big_fp8.onnx";
+  const std::string in = dir / "llama.onnx", small = dir / "small_fp8.onnx",
+                    big = dir / "big_fp8.onnx";
   testing::SaveModel(models::MakeLlamaDecoder(SmallLlama()), in);
   const int64_t in_bytes = static_cast<int64_t>(testing::ReadFile(in).size());
 
@@ -280,7 +445,8 @@ TEST(RewriteOrt, OutputPastTheInlineLimitGetsExternalData) {
   ASSERT_TRUE(y1.ok()) << y1.status();
   ASSERT_TRUE(y2.ok()) << y2.status();
   ASSERT_EQ(y1->size(), y2->size());
-  for (size_t i = 0; i < y1->size(); ++i) EXPECT_EQ((*y1)[i].bytes, (*y2)[i].bytes) << "output " << i;
+  for (size_t i = 0; i < y1->size(); ++i)
+    EXPECT_EQ((*y1)[i].bytes, (*y2)[i].bytes) << "output " << i;
 }
 
 }  // namespace
