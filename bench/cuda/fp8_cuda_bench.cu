@@ -451,12 +451,27 @@ void WeightOnlyBench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool q
   Out("| M | K | N | A | variant | path | time (us) | TFLOP/s | x cuBLAS "
       "|\n|---|---|---|---|---|---|---|---|---|\n");
   std::vector<Shape> shapes;
-  for (int64_t m : {128, 1024, 4096}) {
+  for (int64_t m : {32, 64, 128, 512, 1024, 4096}) {
     for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096}, {4096, 14336}, {14336, 4096}}) {
+      if (m < 128 && kn.first != 4096) continue;
       shapes.push_back({m, kn.first, kn.second});
     }
   }
   if (quick) shapes = {{128, 4096, 4096}, {4096, 4096, 14336}};
+  // FP8OPS_BENCH_WO_M=128,4096: only those M.
+  if (const char* env = std::getenv("FP8OPS_BENCH_WO_M")) {
+    std::vector<int64_t> keep;
+    for (const char* c = env; *c;) {
+      keep.push_back(std::strtoll(c, nullptr, 10));
+      while (*c && *c != ',') ++c;
+      if (*c == ',') ++c;
+    }
+    std::vector<Shape> sel;
+    for (const Shape& s : shapes) {
+      if (std::find(keep.begin(), keep.end(), s.m) != keep.end()) sel.push_back(s);
+    }
+    shapes = sel;
+  }
   std::vector<std::string> summary;
   for (const Shape& s : shapes) {
     const int64_t m = s.m, k = s.k, n = s.n;
@@ -538,6 +553,20 @@ void WeightOnlyBench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool q
       const double t_small = TimeIt(
           [&](int i) { CK(cuda::LaunchFp8GemmWo(args(i, false), stream, cuda::WoTile::k64x64)); });
       row("FP8GEMM blocks, tile forced", "wo_mma 64x64", t_small);
+      std::vector<cuda::WoTile> tiles = {cuda::WoTile::k128x128_k64, cuda::WoTile::k128x128_k128,
+                                         cuda::WoTile::k64x64_k128, cuda::WoTile::k64x128_k128};
+      if (!std::getenv("FP8OPS_BENCH_NO_WG")) {
+        for (cuda::WoTile t : {cuda::WoTile::kWg128x128, cuda::WoTile::kWg64x64}) {
+          tiles.push_back(t);
+        }
+      }
+      for (cuda::WoTile tile : tiles) {
+        const double t_v =
+            TimeIt([&](int i) { CK(cuda::LaunchFp8GemmWo(args(i, false), stream, tile)); });
+        char path[64];
+        std::snprintf(path, sizeof path, "wo_mma %s", cuda::WoTileName(tile));
+        row("FP8GEMM blocks, tile forced", path, t_v);
+      }
       double t_old = 0;
       if (m <= 1024) {
         t_old = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream)); }, 1.0);

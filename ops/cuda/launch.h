@@ -60,14 +60,32 @@ GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvV
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
 // Weight-only FP8GEMM on the tensor cores (ops/cuda/fp8_gemm_wo.cu), the path for M > 16: A
-// float16/bfloat16, B's codes decoded unscaled into A's type (exact), mma.sync m16n8k16 with
-// float32 accumulators, B's block scale applied per K block to a fresh float32 block sum.
+// float16/bfloat16, B's codes decoded unscaled into A's type (exact), wgmma (sm_90) or mma.sync
+// m16n8k16 with float32 accumulators, B's block scale applied per K block to a fresh float32 block
+// sum.
 // Applies to A float16/bfloat16 with block_k a multiple of 64 or covering K (per tensor, per
 // channel); any M, N, K (K % 16 != 0 or unaligned pointers: per-element tile loads). float32 A
 // is not exact in float16 and stays on the streaming kernel.
-enum class WoTile { kAuto, k128x128, k64x64 };
+// k128x128 / k64x64: the first kernel (64-long K tiles, 3 stages); k*_k*: the second (4 stages
+// of 64, or 128-long K tiles; B's scales prefetched a block ahead), named <tile>_k<K tile>;
+// kWg*: the wgmma kernel (sm_90). kAuto picks by shape (ChooseWoTile).
+enum class WoTile {
+  kAuto,
+  k128x128,
+  k64x64,
+  k128x128_k64,
+  k128x128_k128,
+  k64x64_k128,
+  k64x128_k128,
+  // Hopper (sm_90) wgmma kernels, M x N per CTA; elsewhere (or with
+  // per-element loads) they run as k64x64_k128 / k128x128_k128.
+  kWg128x128,
+  kWg64x64
+};
 bool WoMmaApplies(const GemmLaunchArgs& a);
 WoTile ChooseWoTile(const GemmLaunchArgs& a);  // 128x128 once those tiles fill half the SMs
+// The tile's name in benchmark and test output.
+const char* WoTileName(WoTile t);
 cudaError_t LaunchFp8GemmWo(const GemmLaunchArgs& a, cudaStream_t stream,
                             WoTile tile = WoTile::kAuto);
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -399,14 +400,28 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
                 : acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore),
             cuda::GemmPathName(used));
 
-  // 1b. The weight-only kernel with both tile shapes, wherever it applies (any M).
+  // 1b. The weight-only kernel with every tile shape, wherever it applies (any M).
   if (cuda::WoMmaApplies(g)) {
-    for (cuda::WoTile tile : {cuda::WoTile::k128x128, cuda::WoTile::k64x64}) {
+    // FP8OPS_TEST_WO_TILES=old,v2,wg: the kernel families to run (default all).
+    const char* fam_env = std::getenv("FP8OPS_TEST_WO_TILES");
+    const std::string fam = fam_env ? fam_env : "old,v2,wg";
+    std::vector<cuda::WoTile> tiles;
+    const struct {
+      const char* family;
+      cuda::WoTile tile;
+    } kAll[] = {{"old", cuda::WoTile::k128x128},    {"old", cuda::WoTile::k64x64},
+                {"v2", cuda::WoTile::k128x128_k64}, {"v2", cuda::WoTile::k128x128_k128},
+                {"v2", cuda::WoTile::k64x64_k128},  {"v2", cuda::WoTile::k64x128_k128},
+                {"wg", cuda::WoTile::kWg128x128},   {"wg", cuda::WoTile::kWg64x64}};
+    for (const auto& e : kAll) {
+      if (fam.find(e.family) != std::string::npos) tiles.push_back(e.tile);
+    }
+    for (cuda::WoTile tile : tiles) {
       EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
       EXPECT_EQ(cuda::LaunchFp8GemmWo(g, nullptr, tile), cudaSuccess);
       EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      CheckGemm(c, d, dy.Download(), wo_eps,
-                tile == cuda::WoTile::k128x128 ? "wo_mma 128x128" : "wo_mma 64x64");
+      const std::string what = std::string("wo_mma ") + cuda::WoTileName(tile);
+      CheckGemm(c, d, dy.Download(), wo_eps, what.c_str());
     }
   }
 
