@@ -88,6 +88,26 @@ const CudaRt& Rt() {
   return rt;
 }
 
+// A session output as a HostTensor: its bytes copied from host memory, or from the device with
+// cudaMemcpy (on_device: outputs bound on the GPU for CUDA graphs).
+absl::StatusOr<HostTensor> ToHost(const Ort::Value& v, bool on_device) {
+  auto info = v.GetTensorTypeAndShapeInfo();
+  HostTensor t;
+  t.elem_type = static_cast<int32_t>(info.GetElementType());
+  t.shape = info.GetShape();
+  const int esize = HostTensor::ElementSize(t.elem_type);
+  if (esize == 0)
+    return absl::UnimplementedError(absl::StrCat("output element type ", t.elem_type));
+  t.bytes.resize(static_cast<size_t>(t.NumElements()) * esize);
+  if (t.bytes.empty()) return t;
+  if (!on_device) {
+    std::memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size());
+  } else if (int e = Rt().memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size(), 2); e != 0) {
+    return absl::InternalError(absl::StrCat("cudaMemcpy (output): error ", e));
+  }
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<DeviceMemory> CudaDeviceMemory() {
@@ -257,21 +277,10 @@ absl::StatusOr<std::vector<HostTensor>> Session::Impl::RunGraph(
       binding.BindOutput(output_names[i].c_str(), device_outputs[i]);
   }
   std::vector<HostTensor> result;
-  for (auto& v : device_outputs) {
-    auto info = v.GetTensorTypeAndShapeInfo();
-    HostTensor t;
-    t.elem_type = static_cast<int32_t>(info.GetElementType());
-    t.shape = info.GetShape();
-    const int esize = HostTensor::ElementSize(t.elem_type);
-    if (esize == 0)
-      return absl::UnimplementedError(absl::StrCat("output element type ", t.elem_type));
-    t.bytes.resize(static_cast<size_t>(t.NumElements()) * esize);
-    if (!t.bytes.empty()) {
-      if (int e = Rt().memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size(), 2); e != 0) {
-        return absl::InternalError(absl::StrCat("cudaMemcpy (output): error ", e));
-      }
-    }
-    result.push_back(std::move(t));
+  for (const auto& v : device_outputs) {
+    auto t = ToHost(v, /*on_device=*/true);
+    if (!t.ok()) return t.status();
+    result.push_back(*std::move(t));
   }
   return result;
 }
@@ -324,17 +333,10 @@ absl::StatusOr<std::vector<HostTensor>> Session::Run(
     auto outs = impl_->session.Run(Ort::RunOptions{nullptr}, in_names.data(), in_values.data(),
                                    in_values.size(), out_names.data(), out_names.size());
     std::vector<HostTensor> result;
-    for (auto& v : outs) {
-      auto info = v.GetTensorTypeAndShapeInfo();
-      HostTensor t;
-      t.elem_type = static_cast<int32_t>(info.GetElementType());
-      t.shape = info.GetShape();
-      const int esize = HostTensor::ElementSize(t.elem_type);
-      if (esize == 0)
-        return absl::UnimplementedError(absl::StrCat("output element type ", t.elem_type));
-      t.bytes.resize(static_cast<size_t>(t.NumElements()) * esize);
-      if (!t.bytes.empty()) std::memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size());
-      result.push_back(std::move(t));
+    for (const auto& v : outs) {
+      auto t = ToHost(v, /*on_device=*/false);
+      if (!t.ok()) return t.status();
+      result.push_back(*std::move(t));
     }
     return result;
   } catch (const Ort::Exception& e) {

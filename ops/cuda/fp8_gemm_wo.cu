@@ -116,6 +116,85 @@ __device__ __forceinline__ void StoreWo(const WoParams& p, int m, int n, float v
   detail::StoreWithBias(p.y, p.bias, p.out_type, static_cast<int64_t>(m) * p.n + n, n, v);
 }
 
+// ---- The warp tile of the two mma.sync kernels: WM x WN fragments of m16n8, 4 floats each.
+template <int WM, int WN>
+using WarpFrags = float[WM][WN][4];
+
+template <int WM, int WN>
+__device__ __forceinline__ void ZeroFrags(WarpFrags<WM, WN>& f) {
+#pragma unroll
+  for (int i = 0; i < WM; ++i) {
+#pragma unroll
+    for (int j = 0; j < WN; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) f[i][j][e] = 0.0f;
+    }
+  }
+}
+
+// blk += A (the warp's rows g, g + 8 of each 16-row fragment, 16 physical k at sa) times B (its
+// decoded fragments bf[j][2s + {0,1}] of step s), over the 4 k16 steps of a 64-long K slice.
+template <bool kBf16, int WM, int WN>
+__device__ __forceinline__ void WarpMma64(WarpFrags<WM, WN>& blk, const uint16_t* sa, int a_stride,
+                                          const uint32_t (&bf)[WN][8]) {
+#pragma unroll
+  for (int i = 0; i < WM; ++i) {
+    const uint16_t* r0 = sa + i * 16 * a_stride;  // row g
+    const uint16_t* r1 = r0 + 8 * a_stride;       // row g + 8
+    const uint4 x0 = *reinterpret_cast<const uint4*>(r0),
+                x1 = *reinterpret_cast<const uint4*>(r0 + 8);
+    const uint4 y0 = *reinterpret_cast<const uint4*>(r1),
+                y1 = *reinterpret_cast<const uint4*>(r1 + 8);
+    const uint32_t ra[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+    const uint32_t rb[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+#pragma unroll
+      for (int j = 0; j < WN; ++j) {
+        Mma16816<kBf16>(blk[i][j], ra[2 * s], rb[2 * s], ra[2 * s + 1], rb[2 * s + 1], bf[j][2 * s],
+                        bf[j][2 * s + 1]);
+      }
+    }
+  }
+}
+
+// acc += blk * B's scales of the block (sc[j][e]: column 2t + e of n fragment j); blk = 0.
+template <int WM, int WN>
+__device__ __forceinline__ void PromoteFrags(WarpFrags<WM, WN>& acc, WarpFrags<WM, WN>& blk,
+                                             const float (&sc)[WN][2]) {
+#pragma unroll
+  for (int j = 0; j < WN; ++j) {
+#pragma unroll
+    for (int i = 0; i < WM; ++i) {
+      acc[i][j][0] = fmaf(blk[i][j][0], sc[j][0], acc[i][j][0]);
+      acc[i][j][1] = fmaf(blk[i][j][1], sc[j][1], acc[i][j][1]);
+      acc[i][j][2] = fmaf(blk[i][j][2], sc[j][0], acc[i][j][2]);
+      acc[i][j][3] = fmaf(blk[i][j][3], sc[j][1], acc[i][j][3]);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) blk[i][j][e] = 0.0f;
+    }
+  }
+}
+
+// Y rows m_g + 16i (+ 8), columns n_t + 8j (+ 1): m_g = the warp's first row + g, n_t = its first
+// column + 2t.
+template <int WM, int WN>
+__device__ __forceinline__ void StoreFrags(const WoParams& p, const WarpFrags<WM, WN>& acc, int m_g,
+                                           int n_t) {
+#pragma unroll
+  for (int i = 0; i < WM; ++i) {
+#pragma unroll
+    for (int j = 0; j < WN; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m_g + i * 16 + (e >= 2 ? 8 : 0);
+        const int n = n_t + j * 8 + (e & 1);
+        if (m < p.m && n < p.n) StoreWo(p, m, n, acc[i][j][e]);
+      }
+    }
+  }
+}
+
 template <int WARPS_M, int WARPS_N, int WM, int WN>
 struct Tile {
   static constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -172,15 +251,9 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMmaKernel(WoParams p)
   const int m0 = blockIdx.x * T::kBM, n0 = blockIdx.y * T::kBN;
   const int ktiles = (p.k + kBK - 1) / kBK;
 
-  float acc[WM][WN][4], blk[WM][WN][4];
-#pragma unroll
-  for (int i = 0; i < WM; ++i) {
-#pragma unroll
-    for (int j = 0; j < WN; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = blk[i][j][e] = 0.0f;
-    }
-  }
+  WarpFrags<WM, WN> acc, blk;
+  ZeroFrags<WM, WN>(acc);
+  ZeroFrags<WM, WN>(blk);
   // Scale row of this thread's two columns (2t, 2t + 1) in each n tile.
   const float* srow[WN][2];
 #pragma unroll
@@ -192,19 +265,13 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMmaKernel(WoParams p)
     }
   }
   auto promote = [&](int kb) {
+    float sc[WN][2];
 #pragma unroll
     for (int j = 0; j < WN; ++j) {
-      const float s0 = __ldg(srow[j][0] + kb), s1 = __ldg(srow[j][1] + kb);
-#pragma unroll
-      for (int i = 0; i < WM; ++i) {
-        acc[i][j][0] = fmaf(blk[i][j][0], s0, acc[i][j][0]);
-        acc[i][j][1] = fmaf(blk[i][j][1], s1, acc[i][j][1]);
-        acc[i][j][2] = fmaf(blk[i][j][2], s0, acc[i][j][2]);
-        acc[i][j][3] = fmaf(blk[i][j][3], s1, acc[i][j][3]);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) blk[i][j][e] = 0.0f;
-      }
+      sc[j][0] = __ldg(srow[j][0] + kb);
+      sc[j][1] = __ldg(srow[j][1] + kb);
     }
+    PromoteFrags<WM, WN>(acc, blk, sc);
   };
 
 #pragma unroll
@@ -235,25 +302,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMmaKernel(WoParams p)
         bf[j][2 * s + 1] = DecodePair<BF, kBf16>(w[s] >> 16);
       }
     }
-#pragma unroll
-    for (int i = 0; i < WM; ++i) {
-      const uint16_t* r0 = sa + i * 16 * kAStride;  // row g
-      const uint16_t* r1 = r0 + 8 * kAStride;       // row g + 8
-      const uint4 x0 = *reinterpret_cast<const uint4*>(r0),
-                  x1 = *reinterpret_cast<const uint4*>(r0 + 8);
-      const uint4 y0 = *reinterpret_cast<const uint4*>(r1),
-                  y1 = *reinterpret_cast<const uint4*>(r1 + 8);
-      const uint32_t ra[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
-      const uint32_t rb[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-#pragma unroll
-      for (int s = 0; s < 4; ++s) {
-#pragma unroll
-        for (int j = 0; j < WN; ++j) {
-          Mma16816<kBf16>(blk[i][j], ra[2 * s], rb[2 * s], ra[2 * s + 1], rb[2 * s + 1],
-                          bf[j][2 * s], bf[j][2 * s + 1]);
-        }
-      }
-    }
+    WarpMma64<kBf16, WM, WN>(blk, sa, kAStride, bf);
     if constexpr (!kOneBlock) {
       const int kend = (kt + 1) * kBK;
       if (kend % p.b_blk == 0 || kt == ktiles - 1) promote(kt * kBK / p.b_blk);
@@ -262,18 +311,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMmaKernel(WoParams p)
   CpAsyncWait<0>();
   if constexpr (kOneBlock) promote(0);
 
-#pragma unroll
-  for (int i = 0; i < WM; ++i) {
-#pragma unroll
-    for (int j = 0; j < WN; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = m0 + wm * WM * 16 + i * 16 + g + (e >= 2 ? 8 : 0);
-        const int n = n0 + wn * WN * 8 + j * 8 + 2 * t + (e & 1);
-        if (m < p.m && n < p.n) StoreWo(p, m, n, acc[i][j][e]);
-      }
-    }
-  }
+  StoreFrags<WM, WN>(p, acc, m0 + wm * WM * 16 + g, n0 + wn * WN * 8 + 2 * t);
 }
 
 // ------------------------------------------------------------------ second kernel (v2)
@@ -343,15 +381,9 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
   const int m0 = blockIdx.x * T::kBM, n0 = blockIdx.y * T::kBN;
   const int ktiles = (p.k + BK - 1) / BK;
 
-  float acc[WM][WN][4], blk[WM][WN][4];
-#pragma unroll
-  for (int i = 0; i < WM; ++i) {
-#pragma unroll
-    for (int j = 0; j < WN; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = blk[i][j][e] = 0.0f;
-    }
-  }
+  WarpFrags<WM, WN> acc, blk;
+  ZeroFrags<WM, WN>(acc);
+  ZeroFrags<WM, WN>(blk);
   // Offsets of the scale rows (32 bits: WoMmaApplies bounds the scale tensor) save registers.
   uint32_t srow[WN][2];
   float sc[WN][2];  // scales of the K block being summed, loaded one block ahead
@@ -365,18 +397,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
     }
   }
   auto promote = [&](int kb) {
-#pragma unroll
-    for (int j = 0; j < WN; ++j) {
-#pragma unroll
-      for (int i = 0; i < WM; ++i) {
-        acc[i][j][0] = fmaf(blk[i][j][0], sc[j][0], acc[i][j][0]);
-        acc[i][j][1] = fmaf(blk[i][j][1], sc[j][1], acc[i][j][1]);
-        acc[i][j][2] = fmaf(blk[i][j][2], sc[j][0], acc[i][j][2]);
-        acc[i][j][3] = fmaf(blk[i][j][3], sc[j][1], acc[i][j][3]);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) blk[i][j][e] = 0.0f;
-      }
-    }
+    PromoteFrags<WM, WN>(acc, blk, sc);
     if (kb + 1 < p.b_nblk) {
 #pragma unroll
       for (int j = 0; j < WN; ++j) {
@@ -418,25 +439,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
         Decode4<BF, kBf16>(q.z, bf[j][4], bf[j][5]);
         Decode4<BF, kBf16>(q.w, bf[j][6], bf[j][7]);
       }
-#pragma unroll
-      for (int i = 0; i < WM; ++i) {
-        const uint16_t* r0 = sa + i * 16 * T::kAStride;  // row g
-        const uint16_t* r1 = r0 + 8 * T::kAStride;       // row g + 8
-        const uint4 x0 = *reinterpret_cast<const uint4*>(r0),
-                    x1 = *reinterpret_cast<const uint4*>(r0 + 8);
-        const uint4 y0 = *reinterpret_cast<const uint4*>(r1),
-                    y1 = *reinterpret_cast<const uint4*>(r1 + 8);
-        const uint32_t ra[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
-        const uint32_t rb[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-#pragma unroll
-        for (int s = 0; s < 4; ++s) {
-#pragma unroll
-          for (int j = 0; j < WN; ++j) {
-            Mma16816<kBf16>(blk[i][j], ra[2 * s], rb[2 * s], ra[2 * s + 1], rb[2 * s + 1],
-                            bf[j][2 * s], bf[j][2 * s + 1]);
-          }
-        }
-      }
+      WarpMma64<kBf16, WM, WN>(blk, sa, T::kAStride, bf);
       if constexpr (!kOneBlock) {
         if ((ks + 64) % p.b_blk == 0 || ks + 64 >= p.k) promote(ks / p.b_blk);
       }
@@ -445,18 +448,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
   CpAsyncWait<0>();
   if constexpr (kOneBlock) promote(0);
 
-#pragma unroll
-  for (int i = 0; i < WM; ++i) {
-#pragma unroll
-    for (int j = 0; j < WN; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = m0 + wm * WM * 16 + i * 16 + g + (e >= 2 ? 8 : 0);
-        const int n = n0 + wn * WN * 8 + j * 8 + 2 * t + (e & 1);
-        if (m < p.m && n < p.n) StoreWo(p, m, n, acc[i][j][e]);
-      }
-    }
-  }
+  StoreFrags<WM, WN>(p, acc, m0 + wm * WM * 16 + g, n0 + wn * WN * 8 + 2 * t);
 }
 
 // ------------------------------------------------------------------ Hopper kernel (wgmma)
@@ -477,47 +469,53 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
 #define FP8OPS_WO_WGMMA 1
 // wgmma m64n64k16, float32 accumulators, A and B from shared memory (descriptors), T the
 // input type.
-#define FP8OPS_WGMMA_M64N64(NAME, T) \
-__device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {              \
-  asm volatile(                                                                                      \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." T "." T " "                                      \
-      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%" \
-      "25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                                   \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),          \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),      \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),   \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),   \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                           \
-      : "l"(da), "l"(db), "r"(scale_d));                                                             \
-}
+#define FP8OPS_WGMMA_M64N64(NAME, T)                                                               \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." T "." T                                      \
+        " "                                                                                        \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%" \
+        "24,%"                                                                                     \
+        "25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                               \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),  \
+          "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),            \
+          "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),            \
+          "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])             \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
 FP8OPS_WGMMA_M64N64(Wgmma64F16, "f16")
 FP8OPS_WGMMA_M64N64(Wgmma64Bf16, "bf16")
 #undef FP8OPS_WGMMA_M64N64
 
 // wgmma m64n128k16, float32 accumulators, A and B from shared memory (descriptors), T the
 // input type.
-#define FP8OPS_WGMMA_M64N128(NAME, T) \
-__device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {              \
-  asm volatile(                                                                                      \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." T "." T " "                                     \
-      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%" \
-      "25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%" \
-      "48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, "      \
-      "0;\n}\n"                                                                                      \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),          \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),      \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),   \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),   \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),   \
-        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),   \
-        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),   \
-        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),   \
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),   \
-        "+f"(d[63])                                                                                  \
-      : "l"(da), "l"(db), "r"(scale_d));                                                             \
-}
+#define FP8OPS_WGMMA_M64N128(NAME, T)                                                              \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." T "." T                                     \
+        " "                                                                                        \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%" \
+        "24,%"                                                                                     \
+        "25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%" \
+        "47,%"                                                                                     \
+        "48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, "  \
+        "0;\n}\n"                                                                                  \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),  \
+          "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),            \
+          "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),            \
+          "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),            \
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]),            \
+          "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]),            \
+          "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]),            \
+          "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),            \
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]),            \
+          "+f"(d[62]), "+f"(d[63])                                                                 \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
 FP8OPS_WGMMA_M64N128(Wgmma128F16, "f16")
 FP8OPS_WGMMA_M64N128(Wgmma128Bf16, "bf16")
 #undef FP8OPS_WGMMA_M64N128
