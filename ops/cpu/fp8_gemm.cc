@@ -277,8 +277,12 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     });
   }
 
-  // ---- larger M: C^T = B * A^T. A^T [K'][mpad] in the decoder's order: float times A's scales,
-  // or bf16 pairs [K' / 2][mpad] (uint32) with the scales apart ([nseg][mpad]).
+  // ---- larger M: C^T = B * A^T. A^T in the decoder's order: float times A's scales, packed in
+  // panels of nvw columns (the microkernel's width; the last one narrower): panel j0 is
+  // [K'][w] at at32 + j0 * K', so the microkernel streams it contiguously (rows of a [K'][mpad]
+  // A^T, 4 * mpad bytes apart, fall into few L1 sets and were reloaded from L2); or bf16 pairs
+  // [K' / 2][mpad] (uint32) with the scales apart ([nseg][mpad]).
+  const int64_t nvw = (use_bf16 ? kt->max_nv_bf16 : kt->max_nv) * vec;
   std::vector<float> at32_buf;
   std::vector<uint32_t> at16_buf;
   std::vector<float> ascale_t;
@@ -311,8 +315,9 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
                               (static_cast<uint32_t>(Bf16Bits(v[order[2 * q + 1]])) << 16);
             }
           } else {
-            float* dst = at32 + gi * chunk * mpad + m;
-            for (int64_t j = 0; j < chunk; ++j) dst[j * mpad] = v[order[j]];
+            const int64_t p0 = m / nvw * nvw, w = std::min(nvw, mpad - p0);
+            float* dst = at32 + p0 * kp + gi * chunk * w + (m - p0);
+            for (int64_t j = 0; j < chunk; ++j) dst[j * w] = v[order[j]];
           }
         }
       }
@@ -320,14 +325,19 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     if (auto s = parallel(static_cast<size_t>(ncol * nkt), prep); !s.ok()) return s;
   }
 
+  // M blocks of whole panels.
   const int64_t nmb = CeilDiv(mpad, kTileColsPerTask);
-  const int64_t mb = RoundUp(CeilDiv(mpad, nmb), vec);
+  const int64_t mb = RoundUp(CeilDiv(mpad, nmb), nvw);
   const int64_t nrb = CeilDiv(N, kTileRowsPerTask);
   const int64_t esize = use_bf16 ? 2 : 4;
-  const int64_t kc = std::max(
-      kTileKcMin, std::min(kTileABudget / (mb * esize), kTileBBudget / (kTileRowsPerTask * esize)));
+  const int64_t mb_max = std::min(mb, mpad);  // the widest task
+  int64_t kc = std::max(kTileKcMin, std::min(kTileABudget / (mb_max * esize),
+                                             kTileBBudget / (kTileRowsPerTask * esize)));
+  if (!use_bf16 && kt->kc_f32 > 0) {  // one of the kernels' strides (kernel_abi.h)
+    const int64_t kf = kt->kc_f32;
+    kc = 4 * kf <= kc && mb_max <= 2 * vec ? 4 * kf : 2 * kf <= kc ? 2 * kf : kf;
+  }
   const int64_t gc = std::max<int64_t>(1, kc / chunk);
-  const int64_t mr = kt->mr, nvw = kt->max_nv * vec;
   return parallel(static_cast<size_t>(nrb * nmb), [&](size_t t) {
     const int64_t r0 = (static_cast<int64_t>(t) / nmb) * kTileRowsPerTask;
     const int64_t rows = std::min(N, r0 + kTileRowsPerTask) - r0;
@@ -335,6 +345,9 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     const int64_t m1 = std::min(mpad, m0 + mb);
     if (m0 >= m1) return;
     const int64_t ldc = m1 - m0;
+    // B rows per microkernel call: the float kernels' row count depends on the panel width
+    // (24 accumulators); the task's first (widest) panel sets it for all of them.
+    const int64_t mr = use_bf16 ? kt->mr_bf16 : kt->mr[std::min(nvw, ldc) / vec - 1];
     float* c = Aligned(ThreadScratchF32(0), rows * ldc, 0.0f);
     // One cache line more than the codes: tile rows a multiple of 4 KiB apart would all map to
     // one L1 set, and the microkernels read mr rows at once (measured: 1.3x slower at M = 32).
@@ -352,11 +365,12 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       const int64_t g1 = std::min(nchunks, g0 + gc);
       if (!use_bf16) {
         kt->decode_f32(&view, r0, rows, g0, g1, tile32, ldt);
-        for (int64_t j0 = m0; j0 < m1; j0 += nvw) {
-          const int64_t nv = std::min(nvw, m1 - j0) / vec;
-          for (int64_t i0 = 0; i0 < rows; i0 += mr) {
-            kt->gemm_f32(std::min(mr, rows - i0), nv, (g1 - g0) * chunk, tile32 + i0 * ldt, ldt,
-                         at32 + g0 * chunk * mpad + j0, mpad, c + i0 * ldc + (j0 - m0), ldc);
+        // mr tile rows (L1) against every panel (L2) in turn.
+        for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+          for (int64_t j0 = m0; j0 < m1; j0 += nvw) {
+            const int64_t w = std::min(nvw, m1 - j0);  // the panel's width
+            kt->gemm_f32(std::min(mr, rows - i0), w / vec, (g1 - g0) * chunk, tile32 + i0 * ldt,
+                         ldt, at32 + j0 * kp + g0 * chunk * w, w, c + i0 * ldc + (j0 - m0), ldc);
           }
         }
         continue;

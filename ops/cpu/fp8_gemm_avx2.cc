@@ -332,8 +332,11 @@ extern const Fp8GemmKernels kFp8GemmAvx2 = {
     8,
     kGemvMaxM,
     /*gemv_scratch=*/4,
-    kMr,
     kMaxNv,
+    {kMr, kMr, 0, 0},
+    /*mr_bf16=*/0,
+    /*max_nv_bf16=*/0,
+    /*kc_f32=*/0,  // from the driver's L2 budgets
     kOrder.v,
     nullptr,
     FlagRows,

@@ -28,8 +28,21 @@ namespace fp8ops::cpu {
 namespace {
 
 constexpr int kChunk = 64;
-constexpr int kMr = 12;
-constexpr int kMaxNv = 2;
+// The float tile microkernel (GemmF32): nv vectors of 16 M columns (a panel of A^T) times
+// kMrF32[nv - 1] broadcast B rows, 24 accumulators from nv = 2 on (12 for nv = 1, where 12 rows
+// already need 13 loads per 12 FMAs). 6 x 4 for wide panels measured ~10% faster than 12 x 2 on
+// Xeon (Emerald Rapids, two 512-bit FMA ports): 10 loads per 24 FMAs instead of 14, and 6 tile
+// rows (6 KiB) stay in L1 while the panels stream from L2
+// (bench/results/cpu_xeon_spr_2t_2026-11-23_tile.md). Non-increasing in nv: the driver takes the
+// row count of a task's first (widest) panel for its narrower last one.
+constexpr int kMaxNv = 4;
+constexpr int kMrF32[kMaxNv] = {12, 12, 8, 6};
+constexpr int kMrBf16 = 12;
+constexpr int kMaxNvBf16 = 2;
+// K' per pass of the float tile path: kTileKc, 2 kTileKc or 4 kTileKc (kernel_abi.h). The tile
+// rows are then kc + 16 floats apart (one cache line more than the codes, see fp8_gemm.cc), a
+// compile-time stride, so that one register addresses all tile rows of a microkernel call.
+constexpr int kTileKc = 256;
 constexpr int kGemvMaxM = 8;
 
 // bfloat16 bits of the magnitude code m (0..127) of an FP8 format.
@@ -417,14 +430,17 @@ void DecodeBf16(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1
   }
 }
 
-// c[i][:] += tile[i][0:kc] . at[0:kc][:], everything already scaled.
-template <int R, int NV>
-void GemmF32(int64_t kc, const float* tile, int64_t ldt, const float* at, int64_t ldat, float* c,
-             int64_t ldc) {
+// c[i][:] += tile[i][0:kc] . at[0:kc][:], everything already scaled, in the driver's layout
+// (kernel_abi.h: tile rows kLdt floats apart, A^T packed: ldat = 16 * NV). Compile-time strides
+// let one register address all R tile rows (constant displacements): the loop needs no spills.
+template <int R, int NV, int kLdt>
+void GemmF32(int64_t kc, const float* tile, const float* at, float* c, int64_t ldc) {
+  constexpr int64_t ldt = kLdt, ldat = 16 * NV;
   __m512 acc[R][NV];
   for (int i = 0; i < R; ++i) {
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
+#pragma GCC unroll 4
   for (int64_t kk = 0; kk < kc; ++kk, at += ldat) {
     __m512 av[NV];
     for (int v = 0; v < NV; ++v) av[v] = _mm512_loadu_ps(at + 16 * v);
@@ -438,6 +454,18 @@ void GemmF32(int64_t kc, const float* tile, int64_t ldt, const float* at, int64_
       float* ci = c + i * ldc + 16 * v;
       _mm512_storeu_ps(ci, _mm512_add_ps(acc[i][v], _mm512_loadu_ps(ci)));
     }
+  }
+}
+
+// Calls GemmF32<r, nv, kLdt> for nv in 1..NV, r in 1..kMrF32[nv - 1] (counting down from R, NV).
+template <int R, int NV, int kLdt>
+void GemmF32Pick(int64_t r, int64_t nv, int64_t kc, const float* tile, const float* at, float* c,
+                 int64_t ldc) {
+  if (r == R && nv == NV) return GemmF32<R, NV, kLdt>(kc, tile, at, c, ldc);
+  if constexpr (R > 1) {
+    return GemmF32Pick<R - 1, NV, kLdt>(r, nv, kc, tile, at, c, ldc);
+  } else if constexpr (NV > 1) {
+    return GemmF32Pick<kMrF32[NV - 2], NV - 1, kLdt>(r, nv, kc, tile, at, c, ldc);
   }
 }
 
@@ -513,10 +541,14 @@ __attribute__((target("avx512bf16"))) void GemmBf16(int64_t kp, const uint32_t* 
 
 void GemmF32Dispatch(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
                      const float* at, int64_t ldat, float* c, int64_t ldc) {
-  if (nv == 2) {
-    FP8OPS_R_CASES(GemmF32, 2, kc, tile, ldt, at, ldat, c, ldc)
-  } else {
-    FP8OPS_R_CASES(GemmF32, 1, kc, tile, ldt, at, ldat, c, ldc)
+  constexpr int kMaxR = kMrF32[kMaxNv - 1];
+  switch (ldt) {
+    case 4 * kTileKc + 16:  // tasks of at most 2 vectors (kernel_abi.h)
+      return GemmF32Pick<kMrF32[1], 2, 4 * kTileKc + 16>(r, nv, kc, tile, at, c, ldc);
+    case 2 * kTileKc + 16:
+      return GemmF32Pick<kMaxR, kMaxNv, 2 * kTileKc + 16>(r, nv, kc, tile, at, c, ldc);
+    default:
+      return GemmF32Pick<kMaxR, kMaxNv, kTileKc + 16>(r, nv, kc, tile, at, c, ldc);
   }
 }
 
@@ -566,8 +598,11 @@ extern const Fp8GemmKernels kFp8GemmAvx512 = {
     16,
     kGemvMaxM,
     /*gemv_scratch=*/4,
-    kMr,
     kMaxNv,
+    {kMrF32[0], kMrF32[1], kMrF32[2], kMrF32[3]},
+    kMrBf16,
+    kMaxNvBf16,
+    kTileKc,
     kOrders.f32,
     kOrders.bf16,
     /*flag_rows=*/nullptr,  // the decoder is exact for every code

@@ -66,13 +66,22 @@ struct GemvArgs {
 };
 
 struct Fp8GemmKernels {
-  int chunk;                   // codes per chunk (a multiple of 2 * vec)
-  int vec;                     // float32 lanes per vector: M columns per vector of the tile kernels
-  int gemv_max_m;              // largest m gemv takes
-  int gemv_scratch;            // GemvArgs::scratch floats per (A row, segment)
-  int mr;                      // B rows per call of gemm_f32 / gemm_bf16
-  int max_nv;                  // vectors of M columns per call of gemm_f32 / gemm_bf16
-  const uint8_t* a_order_f32;  // [chunk]
+  int chunk;         // codes per chunk (a multiple of 2 * vec)
+  int vec;           // float32 lanes per vector: M columns per vector of the tile kernels
+  int gemv_max_m;    // largest m gemv takes
+  int gemv_scratch;  // GemvArgs::scratch floats per (A row, segment)
+  int max_nv;        // vectors of M columns per call of gemm_f32 (at most 4)
+  // B rows per call of gemm_f32 for a task whose widest panel has nv vectors: mr[nv - 1], not
+  // increasing with nv (a task's narrower last panel takes its first panel's row count).
+  int mr[4];
+  int mr_bf16;  // B rows and vectors per call of gemm_bf16
+  int max_nv_bf16;
+  // K' per pass of the float tile path: 0: from the driver's L2 budgets; > 0 (a multiple of
+  // chunk): that budget rounded down to kc_f32, 2 * kc_f32 or 4 * kc_f32 (the last only for tasks
+  // of at most 2 * vec M columns), and gemm_f32 is called with ldt = kc + 16 (one cache line more
+  // than the codes), so that the kernels may take ldt and ldat (= nv * vec) as constants.
+  int kc_f32;
+  const uint8_t* a_order_f32;   // [chunk]
   const uint8_t* a_order_bf16;  // [chunk] (nullptr if the ISA has no bf16 path)
   // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
@@ -89,12 +98,13 @@ struct Fp8GemmKernels {
   void (*decode_bf16)(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1,
                       uint16_t* tile, int64_t ldt);
   // c[i][0:nv * vec] += sum_{kk < kc} tile[i * ldt + kk] * at[kk * ldat + 0:nv * vec] for rows
-  // i < r (r <= mr, nv <= max_nv); tile and at already scaled.
+  // i < r (r <= mr[nv - 1], nv <= max_nv); tile and at already scaled. The driver passes A^T packed
+  // in panels of max_nv * vec columns (ldat = nv * vec).
   void (*gemm_f32)(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
                    const float* at, int64_t ldat, float* c, int64_t ldc);
-  // bf16 pairs, unscaled, one segment per call: kp pairs, tile row i = uint32 pairs at
-  // tile + i * ldt, at[p * ldat + j] the pair of A column j, and
-  // c[i][j] += (sum_p tile[i][p] . at[p][j]) * bscale[i] * ascale[j].
+  // bf16 pairs (r <= mr_bf16, nv <= max_nv_bf16), unscaled, one segment per call: kp pairs, tile
+  // row i = uint32 pairs at tile + i * ldt, at[p * ldat + j] the pair of A column j, and c[i][j] +=
+  // (sum_p tile[i][p] . at[p][j]) * bscale[i] * ascale[j].
   void (*gemm_bf16)(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt,
                     const uint32_t* at, int64_t ldat, const float* bscale, const float* ascale,
                     float* c, int64_t ldc);

@@ -429,6 +429,27 @@ TEST(CpuFp8Gemm, LargerShapesAndThreadedSplitGiveSameResult) {
   }
 }
 
+// The float tile path's microkernel shapes: M padded to 16-column vectors and cut into panels of
+// up to 4 vectors, whose first (widest) one sets the B rows per call (12, 12, 8, 6 on AVX-512):
+// every panel width first and last, M blocks over 256 columns, K over several tile passes with a
+// short last one, N with a partial last task and call.
+TEST(CpuFp8Gemm, TilePanelsAndRowBlocksMatchReference) {
+  std::mt19937 rng(11);
+  const int64_t ms[] = {18, 31, 40, 48, 49, 64, 65, 80, 97, 113, 128, 257, 300};
+  for (Isa isa : TestedIsas()) {
+    int idx = 0;
+    for (int64_t m : ms) {
+      ++idx;
+      const DType at = idx % 3 == 0 ? DType::kFloat : DType::kE4M3FN;
+      const int64_t k = idx % 2 == 0 ? 1100 : 600;
+      GemmCase c{m, 53 + idx % 3, k, 128, 128, 128, at, Fp8Format::kE4M3FN, DType::kFloat, true};
+      const GemmData d = MakeData(c, rng);
+      CheckGemm(isa, c, d, RunFast(isa, c, d, /*threaded=*/idx % 2 == 1));
+      if (HasFailure()) return;
+    }
+  }
+}
+
 TEST(CpuFp8Gemm, EmptyDimensionsAndZeroK) {
   std::mt19937 rng(3);
   for (Isa isa : TestedIsas()) {
