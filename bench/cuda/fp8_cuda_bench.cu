@@ -13,7 +13,8 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe] [--algos]
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe] [--algos] [--weight-only] [--w8a8]
+//   --weight-only / --w8a8: only the weight-only / the W8A8 wgmma-vs-cuBLASLt section;
 //   --probe: only the cuBLASLt scale-mode probe; --algos: only the sweep over cuBLASLt's proposed
 //   algorithms for block-scaled FP8 at large M (is the heuristic's first choice the fastest?)
 #include <cublasLt.h>
@@ -624,15 +625,223 @@ void WeightOnlyBench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool q
   for (const auto& s : summary) Out("- %s\n", s.c_str());
 }
 
+// ---------------------------------------------------------------------- W8A8 wgmma (Hopper)
+// E4M3 x E4M3, 128x128 weight blocks, 1x128 activation groups, bf16 out, M >= 128: our TMA +
+// wgmma kernel (ops/cuda/fp8_gemm_wgmma.cu) with each tile forced, the dispatcher (what ONNX
+// Runtime runs), the cuBLASLt path as the dispatcher ran it before (FP8OPS_CUDA_NO_WGMMA: A's
+// scales transposed, then cuBLASLt), raw cuBLASLt (scales already in its layout) and cuBLAS BF16
+// (first and last: its spread is the noise of the ratios). "x BF16" = cuBLAS BF16 time (first) /
+// this time; "x Lt" = raw cuBLASLt time / this time. Cross-check: wgmma vs raw cuBLASLt output.
+void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) {
+  Out("\n## W8A8 FP8GEMM on Hopper: wgmma kernel vs cuBLASLt (E4M3, 128x128 / 1x128 blocks, bf16 "
+      "out)\n\n");
+  Out("TFLOP/s = 2MNK/t. \"x BF16\" = cuBLAS BF16 time / this time; \"x Lt\" = raw cuBLASLt "
+      "block-scaled time / this time.\n\n");
+  Out("| M | K | N | variant | path | time (us) | TFLOP/s | x BF16 | x Lt "
+      "|\n|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<Shape> shapes;
+  for (int64_t m : {128, 256, 512, 1024, 4096}) {
+    for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096}, {4096, 14336}, {14336, 4096}}) {
+      shapes.push_back({m, kn.first, kn.second});
+    }
+  }
+  shapes.push_back({8192, 8192, 8192});
+  if (quick) shapes = {{128, 4096, 4096}, {1024, 4096, 4096}, {4096, 14336, 4096}};
+  std::vector<std::string> summary;
+  for (const Shape& s : shapes) {
+    const int64_t m = s.m, k = s.k, n = s.n;
+    const int64_t kb = k / 128, nb = (n + 127) / 128;
+    const double flops = 2.0 * m * n * k;
+    const size_t w8 = n * k, w16 = 2 * n * k;
+    const int sets8 = RotationSets(w8, l2), sets16 = RotationSets(w16, l2);
+    std::vector<uint8_t*> wq(sets8);
+    std::vector<float*> wsc(sets8);
+    for (int i = 0; i < sets8; ++i) {
+      wq[i] = static_cast<uint8_t*>(DevAlloc(w8));
+      Fp8Rand(wq[i], w8);
+      wsc[i] = static_cast<float*>(DevAlloc(sizeof(float) * nb * kb));
+      ScaleRand(wsc[i], nb * kb, 0.5e-3f, 1.5e-3f);
+    }
+    std::vector<__nv_bfloat16*> wb(sets16);
+    for (int i = 0; i < sets16; ++i) {
+      wb[i] = static_cast<__nv_bfloat16*>(DevAlloc(w16));
+      SignedRand(wb[i], n * k, 0.1f);
+    }
+    auto* aq = static_cast<uint8_t*>(DevAlloc(m * k));
+    Fp8Rand(aq, m * k);
+    auto* asc = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
+    ScaleRand(asc, m * kb, 0.5e-3f, 1.5e-3f);
+    auto* asc_t = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
+    CK(cuda::LaunchTransposeF32(asc, m, kb, asc_t, stream));
+    auto* ab = static_cast<__nv_bfloat16*>(DevAlloc(2 * m * k));
+    SignedRand(ab, m * k, 1.0f);
+    void* y = DevAlloc(2 * m * n);
+    auto args = [&](int i) {
+      cuda::GemmLaunchArgs g;
+      g.m = m;
+      g.n = n;
+      g.k = k;
+      g.a = aq;
+      g.a_scale = asc;
+      g.b = wq[i % sets8];
+      g.b_scale = wsc[i % sets8];
+      g.out_type = DType::kBFloat16;
+      g.y = y;
+      return g;
+    };
+    const float alpha = 1, beta = 0;
+    auto bf16 = [&](int i) {
+      CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, wb[i % sets16], CUDA_R_16BF,
+                       k, ab, CUDA_R_16BF, k, &beta, y, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
+                       CUBLAS_GEMM_DEFAULT));
+    };
+    const double t_bf16 = TimeIt(bf16);
+    // Raw cuBLASLt first too: the "x Lt" column refers to it.
+    cuda::LtMatmulArgs l;
+    l.m = m;
+    l.n = n;
+    l.k = k;
+    l.a = aq;
+    l.b = wq[0];
+    l.b_scale = wsc[0];
+    l.a_scale = asc_t;
+    l.out_type = DType::kBFloat16;
+    l.y = y;
+    size_t need = 0;
+    double t_lt = 0;
+    void* lws = nullptr;
+    if (cuda::LtFp8Matmul(l, nullptr, 0, stream, &need).ok()) {
+      lws = DevAlloc(std::max<size_t>(need, 256));
+      t_lt = TimeIt([&](int i) {
+        l.b = wq[i % sets8];
+        l.b_scale = wsc[i % sets8];
+        cuda::GpuStatus r = cuda::LtFp8Matmul(l, lws, need, stream, nullptr);
+        if (!r.ok()) {
+          std::fprintf(stderr, "raw lt: %s\n", cuda::GpuStatusMessage(r).c_str());
+          std::exit(1);
+        }
+      });
+    }
+    auto row = [&](const char* variant, const char* path, double t) {
+      Out("| %lld | %lld | %lld | %s | %s | %.1f | %.0f | %.2f | %s |\n", (long long)m,
+          (long long)k, (long long)n, variant, path, t * 1e6, flops / t / 1e12, t_bf16 / t,
+          t_lt > 0 ? std::to_string(t_lt / t).substr(0, 4).c_str() : "-");
+    };
+    row("cuBLAS BF16", "cublasGemmEx", t_bf16);
+    if (t_lt > 0) row("raw cuBLASLt block-scaled", "cublasLtMatmul", t_lt);
+    // The wgmma kernel, each tile forced.
+    constexpr int kTiles = 4;
+    double t_wg[kTiles] = {0, 0, 0, 0};
+    const cuda::W8A8Tile tiles[kTiles] = {cuda::W8A8Tile::k128x128, cuda::W8A8Tile::k128x64,
+                                          cuda::W8A8Tile::k128x256, cuda::W8A8Tile::k128x128_db};
+    const bool applies = cuda::W8A8WgmmaApplies(args(0));
+    // FP8OPS_BENCH_W8A8_TILES=<n>: only the first n tiles of the list.
+    const char* nt = std::getenv("FP8OPS_BENCH_W8A8_TILES");
+    const int ntiles = nt != nullptr ? std::min(kTiles, std::atoi(nt)) : kTiles;
+    for (int ti = 0; ti < ntiles && applies; ++ti) {
+      t_wg[ti] = TimeIt([&](int i) { CK(cuda::LaunchFp8GemmWgmma(args(i), stream, tiles[ti])); });
+      char name[96];
+      std::snprintf(name, sizeof name, "%s (grid %d)", cuda::W8A8TileName(tiles[ti]),
+                    cuda::W8A8LastGrid());
+      row("W8A8 wgmma", name, t_wg[ti]);
+    }
+    // The dispatcher, and the dispatcher without the wgmma kernel (the cuBLASLt path).
+    double t_path[2] = {0, 0};
+    cuda::GemmPath paths[2] = {};
+    for (int off = 0; off < 2; ++off) {
+      cuda::GemmOptions o;
+      o.allow_wgmma = off == 0;
+      cuda::GemmPlan plan;
+      cuda::GpuStatus st = cuda::PlanFp8Gemm(args(0), o, &plan);
+      if (!st.ok()) {
+        std::fprintf(stderr, "plan: %s\n", cuda::GpuStatusMessage(st).c_str());
+        std::exit(1);
+      }
+      paths[off] = plan.path;
+      void* ws = DevAlloc(std::max<size_t>(plan.workspace_bytes, 256));
+      t_path[off] = TimeIt([&](int i) {
+        cuda::GpuStatus r = cuda::RunFp8Gemm(args(i), plan, ws, plan.workspace_bytes, stream);
+        if (!r.ok()) {
+          std::fprintf(stderr, "run: %s\n", cuda::GpuStatusMessage(r).c_str());
+          std::exit(1);
+        }
+      });
+      row(off == 0 ? "FP8GEMM (dispatcher)" : "FP8GEMM, FP8OPS_CUDA_NO_WGMMA",
+          cuda::GemmPathName(plan.path), t_path[off]);
+      CK(cudaFree(ws));
+    }
+    const double t_bf16_2 = TimeIt(bf16);
+    row("cuBLAS BF16 (again, last)", "cublasGemmEx", t_bf16_2);
+
+    // Cross-check: the wgmma kernel against raw cuBLASLt on the same inputs.
+    double diff = -1;
+    if (applies && t_lt > 0) {
+      const size_t cnt = static_cast<size_t>(m * n);
+      std::vector<uint16_t> y1(cnt), y2(cnt);
+      l.b = wq[0];
+      l.b_scale = wsc[0];
+      CK(cudaMemset(y, 0xFF, 2 * cnt));
+      if (!cuda::LtFp8Matmul(l, lws, need, stream, nullptr).ok()) std::exit(1);
+      CK(cudaMemcpy(y1.data(), y, 2 * cnt, cudaMemcpyDeviceToHost));
+      CK(cudaMemset(y, 0xFF, 2 * cnt));
+      CK(cuda::LaunchFp8GemmWgmma(args(0), stream));
+      CK(cudaMemcpy(y2.data(), y, 2 * cnt, cudaMemcpyDeviceToHost));
+      double num = 0, den = 0;
+      for (size_t i = 0; i < cnt; ++i) {
+        const uint32_t b1 = uint32_t(y1[i]) << 16, b2 = uint32_t(y2[i]) << 16;
+        float f1, f2;
+        std::memcpy(&f1, &b1, 4);
+        std::memcpy(&f2, &b2, 4);
+        num += double(f1 - f2) * (f1 - f2);  // NaN (unwritten) propagates
+        den += double(f1) * f1;
+      }
+      diff = std::sqrt(num / std::max(den, 1e-30));
+    }
+    double t_best = 1e9;
+    std::string per_tile;
+    for (int ti = 0; ti < kTiles; ++ti) {
+      if (t_wg[ti] <= 0) continue;
+      t_best = std::min(t_best, t_wg[ti]);
+      char b[64];
+      std::snprintf(b, sizeof b, "%s%.0f", per_tile.empty() ? "" : "/", flops / t_wg[ti] / 1e12);
+      per_tile += b;
+    }
+    char line[600];
+    std::snprintf(line, sizeof line,
+                  "M=%lld K=%lld N=%lld: wgmma 128x128/128x64/128x256/128x128db "
+                  "%s TFLOP/s (best %.2fx BF16, %.2fx raw cuBLASLt); dispatcher %s %.2fx BF16 "
+                  "(was %s %.2fx); BF16 first/last %.1f/%.1f us; wgmma (auto) vs cuBLASLt rel. L2 "
+                  "diff %.2e",
+                  (long long)m, (long long)k, (long long)n, per_tile.c_str(), t_bf16 / t_best,
+                  t_lt > 0 ? t_lt / t_best : 0.0, cuda::GemmPathName(paths[0]), t_bf16 / t_path[0],
+                  cuda::GemmPathName(paths[1]), t_bf16 / t_path[1], t_bf16 * 1e6, t_bf16_2 * 1e6,
+                  diff);
+    summary.push_back(line);
+
+    if (lws != nullptr) CK(cudaFree(lws));
+    for (auto p : wq) CK(cudaFree(p));
+    for (auto p : wsc) CK(cudaFree(p));
+    for (auto p : wb) CK(cudaFree(p));
+    CK(cudaFree(aq));
+    CK(cudaFree(asc));
+    CK(cudaFree(asc_t));
+    CK(cudaFree(ab));
+    CK(cudaFree(y));
+  }
+  Out("\n### W8A8 wgmma summary\n\n");
+  for (const auto& s : summary) Out("- %s\n", s.c_str());
+}
+
 int main(int argc, char** argv) {
   const char* out_path = nullptr;
-  bool quick = false, probe_only = false, algos_only = false, wo_only = false;
+  bool quick = false, probe_only = false, algos_only = false, wo_only = false, w8a8_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--probe") == 0) probe_only = true;
     if (std::strcmp(argv[i], "--algos") == 0) algos_only = true;
     if (std::strcmp(argv[i], "--weight-only") == 0) wo_only = true;
+    if (std::strcmp(argv[i], "--w8a8") == 0) w8a8_only = true;
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -649,8 +858,9 @@ int main(int argc, char** argv) {
   cublasHandle_t blas;
   CKB(cublasCreate(&blas));
   cudaStream_t stream = nullptr;  // legacy default stream for everything here
-  if (wo_only) {  // only the weight-only section (bench/results/*/cuda_bench_weight_only.md)
-    WeightOnlyBench(stream, l2, blas, quick);
+  if (wo_only || w8a8_only) {     // one section only (bench/results/*/cuda_bench_<section>.md)
+    if (wo_only) WeightOnlyBench(stream, l2, blas, quick);
+    if (w8a8_only) W8A8Bench(stream, l2, blas, quick);
     if (out_path != nullptr) {
       if (FILE* f = std::fopen(out_path, "w"); f != nullptr) {
         std::fputs(g_report.c_str(), f);
@@ -877,6 +1087,14 @@ int main(int argc, char** argv) {
     if (m <= 16) {
       const double t_mma = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore)); });
       row("streaming W8A8", "gemv_mma", t_mma, bytes_fp8);
+      // The bulk-copy kernel where it applies (Hopper, M <= 8, K <= 6144, one wave of tiles).
+      if (cuda::ResolveGemvVariant(args(0, false), cuda::GemvVariant::kTensorCoreBulk) ==
+          cuda::GemvVariant::kTensorCoreBulk) {
+        const double t_bulk = TimeIt([&](int i) {
+          CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCoreBulk));
+        });
+        row("streaming W8A8, bulk copies", "gemv_mma_bulk", t_bulk, bytes_fp8);
+      }
       // The same without the programmatic dependent launch (each launch waits for the previous).
       setenv("FP8OPS_CUDA_GEMV_PDL", "0", 1);
       const double t_mma_nopdl = TimeIt([&](int i) {
@@ -998,6 +1216,7 @@ int main(int argc, char** argv) {
   Out("\n## Summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());
   WeightOnlyBench(stream, l2, blas, quick);
+  W8A8Bench(stream, l2, blas, quick);
   CKB(cublasDestroy(blas));
   if (out_path != nullptr) {
     FILE* f = std::fopen(out_path, "w");

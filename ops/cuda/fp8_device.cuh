@@ -35,6 +35,55 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 #endif
 }
 
+// wgmma shared-memory matrix descriptor (sm_90) of a K-major tile with the 128-byte swizzle: row
+// r is 128 bytes, its 16-byte chunk c stored at chunk c ^ (r % 8), 8-row groups 1024 bytes apart
+// (the stride byte offset; the leading byte offset is unused with this swizzle). saddr: the
+// tile's shared-memory address (1024-byte aligned) plus the byte offset of the K step in the row.
+// Used by the weight-only kernel (fp8_gemm_wo.cu) and the W8A8 kernel (fp8_gemm_wgmma.cu).
+__device__ __forceinline__ uint64_t SwizzledKMajorDesc(uint32_t saddr) {
+  return static_cast<uint64_t>((saddr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(1) << 16) |
+         (static_cast<uint64_t>(1024 >> 4) << 32) | (static_cast<uint64_t>(1) << 62);
+}
+
+// mbarriers and the bulk copy engine (sm_90; callers guard with __CUDA_ARCH__ >= 900). Barrier and
+// destination are shared-memory addresses (__cvta_generic_to_shared).
+__device__ __forceinline__ uint32_t SharedAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void MbarInit(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+// After the inits, before the barriers are used by other threads or the copy engine.
+__device__ __forceinline__ void FenceMbarInit() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+// Waits until the phase of parity `parity` of the barrier has completed.
+__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+__device__ __forceinline__ void MbarArrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives and adds `bytes` to the transfers the current phase waits for.
+__device__ __forceinline__ void MbarExpectTx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+// `bytes` (a multiple of 16; both addresses 16-byte aligned) global -> shared, completing on `bar`.
+__device__ __forceinline__ void BulkCopyG2S(uint32_t dst, const void* src, uint32_t bytes,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::
+          "r"(dst),
+      "l"(src), "r"(bytes), "r"(bar)
+      : "memory");
+}
+
 // ONNX element types (fp8.h's Fp8Format values), usable as template arguments.
 constexpr int kE4M3 = 17;
 constexpr int kE5M2 = 19;

@@ -253,6 +253,8 @@ LtMode ModeOf(GemmPath p) {
 
 const char* GemmPathName(GemmPath p) {
   switch (p) {
+    case GemmPath::kGemvTensorCoreBulk:
+      return GemvVariantName(GemvVariant::kTensorCoreBulk);
     case GemmPath::kGemvTensorCore: return GemvVariantName(GemvVariant::kTensorCore);
     case GemmPath::kGemvVector: return GemvVariantName(GemvVariant::kVector);
     case GemmPath::kGemvScalar: return GemvVariantName(GemvVariant::kScalar);
@@ -261,6 +263,8 @@ const char* GemmPathName(GemmPath p) {
     case GemmPath::kLtOuterVector: return "cublaslt_outer_vec";
     case GemmPath::kWeightOnlyMma:
       return "wo_mma";
+    case GemmPath::kW8A8Wgmma:
+      return "wgmma_blk128";
   }
   return "?";
 }
@@ -294,6 +298,19 @@ GemmOptions GemmOptions::FromEnv() {
   }
   if (const char* v = std::getenv("FP8OPS_CUDA_MIN_M_WO"); v != nullptr && *v != '\0') {
     o.min_m_for_wo = std::strtoll(v, nullptr, 10);
+  }
+  if (const char* v = std::getenv("FP8OPS_CUDA_NO_WGMMA");
+      v != nullptr && std::strcmp(v, "1") == 0) {
+    o.allow_wgmma = false;
+  }
+  if (const char* v = std::getenv("FP8OPS_CUDA_MIN_M_WGMMA"); v != nullptr && *v != '\0') {
+    o.min_m_for_wgmma = std::strtoll(v, nullptr, 10);
+  }
+  if (const char* v = std::getenv("FP8OPS_CUDA_WGMMA_MAX_TILES"); v != nullptr && *v != '\0') {
+    o.max_tiles_for_wgmma = std::strtoll(v, nullptr, 10);
+  }
+  if (const char* v = std::getenv("FP8OPS_CUDA_WGMMA_MAX_K"); v != nullptr && *v != '\0') {
+    o.max_k_for_wgmma = std::strtoll(v, nullptr, 10);
   }
   return o;
 }
@@ -361,6 +378,8 @@ GpuStatus LtFp8Matmul(const LtMatmulArgs& a, void* workspace, size_t workspace_b
 
 static GemmPath GemvPath(const GemmLaunchArgs& a) {
   switch (ResolveGemvVariant(a)) {
+    case GemvVariant::kTensorCoreBulk:
+      return GemmPath::kGemvTensorCoreBulk;
     case GemvVariant::kTensorCore: return GemmPath::kGemvTensorCore;
     case GemvVariant::kVector: return GemmPath::kGemvVector;
     default: return GemmPath::kGemvScalar;
@@ -372,6 +391,13 @@ GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* p
   plan->workspace_bytes = 0;
   if (o.min_m_for_wo > 0 && a.m >= o.min_m_for_wo && WoMmaApplies(a)) {
     plan->path = GemmPath::kWeightOnlyMma;
+    return {};
+  }
+  const int64_t tiles = ((a.m + 127) / 128) * ((a.n + 127) / 128);
+  if (o.allow_wgmma && a.m >= o.min_m_for_wgmma &&
+      (o.max_tiles_for_wgmma <= 0 || tiles <= o.max_tiles_for_wgmma) &&
+      (o.max_k_for_wgmma <= 0 || a.k <= o.max_k_for_wgmma) && W8A8WgmmaApplies(a)) {
+    plan->path = GemmPath::kW8A8Wgmma;
     return {};
   }
   const LtMode mode = ChooseLtMode(a, o);
@@ -394,6 +420,10 @@ GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* worksp
   if (plan.path == GemmPath::kWeightOnlyMma && WoMmaApplies(a)) {
     if (used != nullptr) *used = plan.path;
     return CudaStatus(LaunchFp8GemmWo(a, stream), "LaunchFp8GemmWo");
+  }
+  if (plan.path == GemmPath::kW8A8Wgmma && W8A8WgmmaApplies(a)) {
+    if (used != nullptr) *used = plan.path;
+    return CudaStatus(LaunchFp8GemmWgmma(a, stream), "LaunchFp8GemmWgmma");
   }
   const LtMode mode = ModeOf(plan.path);
   if (mode != LtMode::kNone) {

@@ -10,9 +10,15 @@
 //   kLt1x128         A FP8 with a_block 128, B in 1x128 groups: both VEC128_32F (both transposed).
 //   kLtOuterVector   one scale per row of A and per row of B (per-tensor and per-channel
 //                    weights, whole-K groups): OUTER_VEC_32F for both (B's scales expanded to N).
+//   kW8A8Wgmma       sm_90, A FP8 with a_block 128, B blocks 128x128, K % 128 == 0, M >=
+//                    min_m_for_wgmma, at most max_tiles_for_wgmma 128x128 output tiles and K <=
+//                    max_k_for_wgmma: our TMA + wgmma kernel (LaunchFp8GemmWgmma,
+//                    fp8_gemm_wgmma.cu) with the scales as they are (no re-layout launch), where
+//                    it measured faster than the cuBLASLt path
+//                    (bench/results/cuda_h100_2026-11-23d).
 //   kWeightOnlyMma   A float16/bfloat16 (weight-only), M >= min_m_for_wo, block_k a multiple of
 //                    64 or whole K: the tensor-core kernel of fp8_gemm_wo.cu (LaunchFp8GemmWo).
-//   kGemv*           the streaming kernel (launch.h, three variants): M < min_m_for_cublaslt
+//   kGemv*           the streaming kernel (launch.h, four variants): M < min_m_for_cublaslt
 //                    (decode), weight-only A below min_m_for_wo or float32 A or block_k not a
 //                    multiple of 64, ragged K (FP8 A), or anything cuBLASLt refuses.
 #ifndef FP8OPS_OPS_CUDA_FP8_GEMM_CUDA_H_
@@ -30,6 +36,7 @@
 namespace fp8ops::cuda {
 
 enum class GemmPath {
+  kGemvTensorCoreBulk,
   kGemvTensorCore,
   kGemvVector,
   kGemvScalar,
@@ -37,6 +44,7 @@ enum class GemmPath {
   kLt1x128,
   kLtOuterVector,
   kWeightOnlyMma,
+  kW8A8Wgmma,
 };
 const char* GemmPathName(GemmPath p);
 inline bool IsCublasLtPath(GemmPath p) {
@@ -62,8 +70,21 @@ struct GemmOptions {
   // Weight-only A (float16/bfloat16): from this M on the tensor-core kernel runs (below it the
   // streaming kernel, whose tiles are 16 rows of A). 0 or less: never.
   int64_t min_m_for_wo = 17;
+  // W8A8 with 128x128 weight blocks on sm_90: our wgmma kernel instead of cuBLASLt (where it
+  // applies, W8A8WgmmaApplies) for M >= min_m_for_wgmma, ceil(M/128) * ceil(N/128) <=
+  // max_tiles_for_wgmma (0: any) and K <= max_k_for_wgmma (0: any). H100: it beat the cuBLASLt
+  // path (A's scales transposed + cuBLASLt) while cuBLASLt's tiles leave the GPU half empty (M =
+  // 128 / 256, K = N = 4096, 32 / 64 tiles: 1.11x / 1.21x BF16 against 0.87x / 0.99x), tied at
+  // 112 tiles (M = 128, N = 14336: 1.60x against 1.55x), lost from 128 (M = 512, K = N = 4096:
+  // 1.24x against 1.31x; M = 4096: 1.22x against 1.49x) and at K = 14336 (M = 128, N = 4096: 1.39x
+  // against 1.44x), bench/results/cuda_h100_2026-11-23d. allow_wgmma = false: never.
+  bool allow_wgmma = true;
+  int64_t min_m_for_wgmma = 128;
+  int64_t max_tiles_for_wgmma = 64;
+  int64_t max_k_for_wgmma = 8192;
   // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>,
-  // FP8OPS_CUDA_MIN_M_WO=<m>.
+  // FP8OPS_CUDA_MIN_M_WO=<m>, FP8OPS_CUDA_NO_WGMMA=1, FP8OPS_CUDA_MIN_M_WGMMA=<m>,
+  // FP8OPS_CUDA_WGMMA_MAX_TILES=<t>, FP8OPS_CUDA_WGMMA_MAX_K=<k>.
   static GemmOptions FromEnv();
 };
 

@@ -539,12 +539,6 @@ __device__ __forceinline__ void WgmmaTile(float* d, uint64_t da, uint64_t db, in
   }
 }
 
-// Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
-__device__ __forceinline__ uint64_t SwzDesc(uint32_t saddr) {
-  return static_cast<uint64_t>((saddr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(1) << 16) |
-         (static_cast<uint64_t>(1024 >> 4) << 32) | (static_cast<uint64_t>(1) << 62);
-}
-
 #endif  // FP8OPS_WO_WGMMA
 
 template <int WGS, int BMT, int STAGES>
@@ -670,8 +664,9 @@ __global__ void __launch_bounds__(WGS * 128, 1) WoWgmmaKernel(WoParams p) {
       asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
       for (int s = 0; s < 4; ++s) {
-        WgmmaTile<kBf16>(blk, SwzDesc(a_s + 32 * s), SwzDesc(b_s + 32 * s),
-                         (fresh && s == 0) ? 0 : 1, std::integral_constant<int, BMT>());
+        WgmmaTile<kBf16>(blk, detail::SwizzledKMajorDesc(a_s + 32 * s),
+                         detail::SwizzledKMajorDesc(b_s + 32 * s), (fresh && s == 0) ? 0 : 1,
+                         std::integral_constant<int, BMT>());
       }
       asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
     }

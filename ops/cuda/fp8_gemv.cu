@@ -391,6 +391,108 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaKernel(GemvParams p) {
   }
 }
 
+// The same products with the weights brought in by the bulk copy engine (sm_90): at kernel start
+// one thread queues every 16-row x kBulkKc-byte chunk of the CTA's weight rows, before
+// GridDependencyWait(): the weights stream while the kernel ahead finishes, and each CTA has its
+// whole share in flight at once instead of GemvMmaKernel's register-limited loads. Measured on the
+// H100 (bench/results/cuda_h100_2026-11-23d/gemv_*.txt), M = 1: K = N = 4096 7.7-8.2 vs 8.9 us,
+// K = 5632 N = 2048 7.6 vs 8.5 us. Only for grids of one wave (2 CTAs an SM) and K of at most
+// kBulkChunks chunks: with more tiles a CTA of the second wave starts its copies only when one of
+// the first exits, and refilling chunks within a CTA stalls on the slowest warp; there
+// GemvMmaKernel was faster (K = 4096 N = 14336 26-28 vs 23.4 us, also as a persistent grid with a
+// ring of stages across tiles; M = 8 K = 14336 N = 4096 28.0 vs 24.7 us). Copies issued by one
+// thread after the barriers' __syncthreads ran faster than one row per lane of a warp (7.7 vs
+// 8.2 us) or than issuing them before that __syncthreads (7.9-8.3 us). Each warp takes one 128-long
+// K block per turn, so kP = 128.
+constexpr int kBulkKc = 2048;                 // bytes of K per row and chunk
+constexpr int kBulkChunks = 3;                // at most, all in flight: K <= 6144
+constexpr int kBulkRowStride = kBulkKc + 64;  // rows g and g + 1 in different halves of the banks
+constexpr int kBulkSmem = kBulkChunks * 16 * kBulkRowStride;
+
+template <int AF, int BF>
+__global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // else a stub: launched on sm_90 only
+  extern __shared__ __align__(128) uint8_t smem[];
+  __shared__ __align__(8) uint64_t full[kBulkChunks];
+  __shared__ float red[kWarps][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int m0 = blockIdx.y * 8;
+  const int nchunks = (p.k + kBulkKc - 1) / kBulkKc;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kBulkChunks; ++s) detail::MbarInit(detail::SharedAddr(&full[s]), 1);
+    detail::FenceMbarInit();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+#pragma unroll 1
+    for (int c = 0; c < nchunks; ++c) {
+      const int k0 = c * kBulkKc, bytes = min(kBulkKc, p.k - k0);
+      const uint32_t bar = detail::SharedAddr(&full[c]);
+      detail::MbarExpectTx(bar, 16 * bytes);
+#pragma unroll 1
+      for (int r = 0; r < 16; ++r) {
+        const int row = min(n0 + r, p.n - 1);
+        detail::BulkCopyG2S(detail::SharedAddr(smem + (c * 16 + r) * kBulkRowStride),
+                            p.b + static_cast<int64_t>(row) * p.k + k0, bytes, bar);
+      }
+    }
+  }
+  detail::AllowDependentLaunch();
+  detail::GridDependencyWait();  // A, A_scale and Y belong to the kernels ahead
+  const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
+  const float* wsa = p.b_scale + (ra / p.bn) * p.b_nblk;
+  const float* wsb = p.b_scale + (rb / p.bn) * p.b_nblk;
+  const uint8_t* xr = p.a + static_cast<int64_t>(min(m0 + g, p.m - 1)) * p.k + 16 * t;
+  const float* xs0 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t, p.m - 1)) * p.a_nblk;
+  const float* xs1 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t + 1, p.m - 1)) * p.a_nblk;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int c = 0; c < nchunks; ++c) {
+    const int kend = min(p.k, (c + 1) * kBulkKc);
+    for (int kb = c * kBulkKc + warp * 128; kb < kend; kb += kWarps * 128) {
+      uint4 qx[2];  // A first: its latency overlaps the wait
+#pragma unroll
+      for (int tt = 0; tt < 2; ++tt) {
+        if (kb + tt * 64 < p.k) qx[tt] = __ldg(reinterpret_cast<const uint4*>(xr + kb + tt * 64));
+      }
+      detail::MbarWait(detail::SharedAddr(&full[c]), 0);
+      const uint8_t* wa = smem + (c * 16 + g) * kBulkRowStride + (kb - c * kBulkKc) + 16 * t;
+      const uint8_t* wb = wa + 8 * kBulkRowStride;
+      float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int tt = 0; tt < 2; ++tt) {
+        if (kb + tt * 64 < p.k) {
+          const uint4 qa = *reinterpret_cast<const uint4*>(wa + tt * 64);
+          const uint4 qb = *reinterpret_cast<const uint4*>(wb + tt * 64);
+          MmaFp8<AF, BF>(cc, qa.x, qb.x, qa.y, qb.y, qx[tt].x, qx[tt].y);
+          MmaFp8<AF, BF>(cc, qa.z, qb.z, qa.w, qb.w, qx[tt].z, qx[tt].w);
+        }
+      }
+      const float sba = __ldg(wsa + kb / p.b_blk), sbb = __ldg(wsb + kb / p.b_blk);
+      const float sa0 = __ldg(xs0 + kb / p.a_blk), sa1 = __ldg(xs1 + kb / p.a_blk);
+      acc[0] = fmaf(cc[0], sba * sa0, acc[0]);  // row g, token 2t
+      acc[1] = fmaf(cc[1], sba * sa1, acc[1]);  // row g, token 2t+1
+      acc[2] = fmaf(cc[2], sbb * sa0, acc[2]);  // row g+8, token 2t
+      acc[3] = fmaf(cc[3], sbb * sa1, acc[3]);  // row g+8, token 2t+1
+    }
+  }
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  if (threadIdx.x < 128) {
+    const int r = threadIdx.x / 8, col = threadIdx.x % 8;
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += red[w][r][col];
+    const int n = n0 + r, m = m0 + col;
+    if (n < p.n && m < p.m) StoreOut(p, m, n, v);
+  }
+#endif
+}
+
 // log2(block) for a power-of-two block >= 16; 31 for a block covering all of K; -1 otherwise.
 int BlockShift(int64_t block, int64_t k) {
   if (block <= 0 || block >= k) return 31;
@@ -465,11 +567,12 @@ bool PdlWanted() {
 }
 
 template <typename Kernel>
-cudaError_t LaunchWithPdl(Kernel kernel, const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
+cudaError_t LaunchWithPdl(Kernel kernel, const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s,
+                          int smem_bytes = 0) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = 0;
+  cfg.dynamicSmemBytes = smem_bytes;
   cfg.stream = s;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -498,6 +601,47 @@ cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tile
   return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, pdl, s);
 }
 
+// The bulk-copy kernel needs more than the default 48 KB of shared memory: raised once per
+// device and format pair.
+template <int AF, int BF>
+cudaError_t LaunchMmaBulk(const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
+  static std::atomic<bool> raised[64];
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+  if (dev < 0 || dev >= 64) return cudaErrorInvalidDevice;
+  if (!raised[dev].load()) {
+    if (cudaError_t e = cudaFuncSetAttribute(
+            GemvMmaBulkKernel<AF, BF>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSmem);
+        e != cudaSuccess) {
+      return e;
+    }
+    raised[dev].store(true);
+  }
+  return LaunchWithPdl(GemvMmaBulkKernel<AF, BF>, p, grid, pdl, s, kBulkSmem);
+}
+
+cudaError_t LaunchMmaBulkFormats(const GemvParams& p, DType a, Fp8Format b, dim3 grid, bool pdl,
+                                 cudaStream_t s) {
+  const bool ae4 = a == DType::kE4M3FN, be4 = b == Fp8Format::kE4M3FN;
+  if (ae4 && be4) return LaunchMmaBulk<kE4M3, kE4M3>(p, grid, pdl, s);
+  if (ae4) return LaunchMmaBulk<kE4M3, kE5M2>(p, grid, pdl, s);
+  if (be4) return LaunchMmaBulk<kE5M2, kE4M3>(p, grid, pdl, s);
+  return LaunchMmaBulk<kE5M2, kE5M2>(p, grid, pdl, s);
+}
+
+// Multiprocessors of the current device (0 if unknown), asked once per device.
+int DeviceSmCount() {
+  static std::atomic<int> cached[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
+  if (cached[dev].load() == 0) {
+    int sms = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 0;
+    cached[dev].store(sms);
+  }
+  return cached[dev].load();
+}
+
 // K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
 int MmaBlock(const GemmLaunchArgs& a) {
   if (!IsFp8DType(a.a_type) || a.k <= 0 || a.k % 64 != 0) return 0;
@@ -506,6 +650,13 @@ int MmaBlock(const GemmLaunchArgs& a) {
   if (fits(a.block_k, 128) && fits(a.a_block, 128)) return 128;
   if (fits(a.block_k, 64) && fits(a.a_block, 64)) return 64;
   return 0;
+}
+
+// The bulk-copy kernel: Hopper (the sm_90a build), 128-long K blocks, M <= 8, K <= 6144 and one
+// wave of 16-row tiles at 2 CTAs an SM (see GemvMmaBulkKernel).
+bool BulkApplies(const GemmLaunchArgs& a) {
+  if (MmaBlock(a) != 128 || a.m > 8 || a.k > kBulkChunks * kBulkKc || !DeviceHasPdl()) return false;
+  return (a.n + 15) / 16 <= 2 * static_cast<int64_t>(DeviceSmCount());
 }
 
 bool VectorApplies(const GemmLaunchArgs& a) {
@@ -521,6 +672,7 @@ bool VectorApplies(const GemmLaunchArgs& a) {
 const char* GemvVariantName(GemvVariant v) {
   switch (v) {
     case GemvVariant::kTensorCore: return "gemv_mma";
+    case GemvVariant::kTensorCoreBulk: return "gemv_mma_bulk";
     case GemvVariant::kVector: return "gemv_ffma16B";
     case GemvVariant::kScalar: return "gemv_scalar";
     default: return "gemv_auto";
@@ -528,7 +680,12 @@ const char* GemvVariantName(GemvVariant v) {
 }
 
 GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want) {
-  if ((want == GemvVariant::kAuto || want == GemvVariant::kTensorCore) && MmaBlock(a) != 0) {
+  if ((want == GemvVariant::kAuto || want == GemvVariant::kTensorCoreBulk) && BulkApplies(a)) {
+    return GemvVariant::kTensorCoreBulk;
+  }
+  if ((want == GemvVariant::kAuto || want == GemvVariant::kTensorCore ||
+       want == GemvVariant::kTensorCoreBulk) &&
+      MmaBlock(a) != 0) {
     return GemvVariant::kTensorCore;
   }
   if (want != GemvVariant::kScalar && VectorApplies(a)) return GemvVariant::kVector;
@@ -559,8 +716,12 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
   p.b_shift = vec ? BlockShift(a.block_k, a.k) : 31;
   p.b_blk = static_cast<int>(std::max<int64_t>(1, EffectiveBlock(a.k, a.block_k)));
 
+  const bool bulk = variant == GemvVariant::kTensorCoreBulk;
   int mt, rows_per_block;
-  if (variant == GemvVariant::kTensorCore) {
+  if (bulk) {
+    mt = 8;
+    rows_per_block = 16;
+  } else if (variant == GemvVariant::kTensorCore) {
     mt = a.m <= 8 ? 8 : 16;
     rows_per_block = 16;
   } else if (vec) {
@@ -577,7 +738,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
   const int a_bytes = DTypeSize(a.a_type);
   const int o_bytes = DTypeSize(a.out_type);
   const int mma_tiles = variant == GemvVariant::kTensorCore ? MmaBlock(a) / 64 : 0;
-  const bool pdl = variant == GemvVariant::kTensorCore && DeviceHasPdl() && PdlWanted();
+  const bool pdl = (bulk || variant == GemvVariant::kTensorCore) && DeviceHasPdl() && PdlWanted();
   for (int64_t m_off = 0; m_off < a.m; m_off += max_rows) {
     const int64_t rows = std::min(max_rows, a.m - m_off);
     GemvParams q = p;
@@ -588,7 +749,9 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
     dim3 grid = grid_base;
     grid.y = static_cast<unsigned>((rows + mt - 1) / mt);
     cudaError_t e;
-    if (variant == GemvVariant::kTensorCore) {
+    if (bulk) {
+      e = LaunchMmaBulkFormats(q, a.a_type, a.b_format, grid, pdl, stream);
+    } else if (variant == GemvVariant::kTensorCore) {
       e = LaunchMmaFormats(q, a.a_type, a.b_format, mma_tiles, mt / 8, grid, pdl, stream);
     } else {
       e = a.b_format == Fp8Format::kE4M3FN ? LaunchB<kE4M3>(q, ak, vec, mt, grid, stream)

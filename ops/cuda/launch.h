@@ -44,19 +44,23 @@ cudaError_t LaunchQuantizeFp8(const QuantizeLaunchArgs& a, cudaStream_t stream);
 using GemmLaunchArgs = ::fp8ops::GemmProblem;
 
 // The streaming kernel ("GEMV") for small M: reads every weight byte once per 16 rows of A with
-// 16-byte loads. Any shape and any scale granularity, in three variants:
+// 16-byte loads. Any shape and any scale granularity, in these variants:
+//   kTensorCoreBulk  Hopper, M <= 8, 128-long K blocks, at most one wave of 16-row tiles (N <=
+//                32 x SMs): the kTensorCore products with the weights queued at once on the bulk
+//                copy engine into shared memory (K = N = 4096: 7.7 instead of 8.9 us on the H100);
+//                elsewhere it runs as kTensorCore;
 //   kTensorCore  A FP8, K % 64 == 0, block_k and a_block multiples of 64 (or whole K): FP8
 //                mma.sync, products of each 64/128-long K block promoted to float32 accumulators
 //                (the cuBLASLt path's accuracy: FP8 tensor-core sums keep fewer bits);
 //   kVector      K % 16 == 0, power-of-two (or whole-K) block_k / a_block: CUDA-core float32 FMAs;
 //   kScalar      anything else: per-element loads and scales.
-enum class GemvVariant { kAuto, kTensorCore, kVector, kScalar };
+enum class GemvVariant { kAuto, kTensorCoreBulk, kTensorCore, kVector, kScalar };
 const char* GemvVariantName(GemvVariant v);
 // The variant LaunchFp8Gemv runs for `a` when asked for `want`: `want` if it applies, else the
 // next one down the list (kAuto = the first that applies).
 GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvVariant::kAuto);
-// On Hopper the tensor-core variant is a programmatic dependent launch: it starts prefetching the
-// weights into L2 while the kernel ahead of it on `stream` finishes (FP8OPS_CUDA_NO_PDL=1: off).
+// On Hopper the tensor-core variants are programmatic dependent launches: they start reading the
+// weights while the kernel ahead of them on `stream` finishes (FP8OPS_CUDA_GEMV_PDL=0: off).
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
 // Weight-only FP8GEMM on the tensor cores (ops/cuda/fp8_gemm_wo.cu), the path for M > 16: A
@@ -88,6 +92,25 @@ WoTile ChooseWoTile(const GemmLaunchArgs& a);  // 128x128 once those tiles fill 
 const char* WoTileName(WoTile t);
 cudaError_t LaunchFp8GemmWo(const GemmLaunchArgs& a, cudaStream_t stream,
                             WoTile tile = WoTile::kAuto);
+
+// W8A8 FP8GEMM with block scales on Hopper (ops/cuda/fp8_gemm_wgmma.cu): TMA loads, a
+// warp-specialized wgmma pipeline, persistent grid; products of each 128-long K block promoted to
+// float32 accumulators with a_scale * b_scale (the cuBLASLt path's numerics). Scales as the op
+// has them (a_scale [M, K/128], b_scale [ceil(N/128), K/128], row-major): nothing re-laid out.
+// Applies to: an sm_90 device (and a driver with cuTensorMapEncodeTiled), A FP8 (E4M3 or E5M2;
+// B either), a_block = block_k = block_n = 128, K % 128 == 0, A and B 16-byte aligned, any
+// M, N >= 1. kAuto picks the tile by shape (ChooseW8A8Tile). k128x64 and k128x128_db are built
+// for E4M3 x E4M3 only (other formats run k128x128).
+// k128x128_db: two sets of block sums (the next K block's wgmma run while the last one is
+// promoted).
+enum class W8A8Tile { kAuto, k128x128, k128x64, k128x256, k128x128_db };
+bool W8A8WgmmaApplies(const GemmLaunchArgs& a);
+W8A8Tile ChooseW8A8Tile(const GemmLaunchArgs& a);
+const char* W8A8TileName(W8A8Tile t);
+// Grid size (CTAs) of the last LaunchFp8GemmWgmma in this process: benchmark output.
+int W8A8LastGrid();
+cudaError_t LaunchFp8GemmWgmma(const GemmLaunchArgs& a, cudaStream_t stream,
+                               W8A8Tile tile = W8A8Tile::kAuto);
 
 // dst[c * rows + r] = src[r * cols + c] (float32).
 cudaError_t LaunchTransposeF32(const float* src, int64_t rows, int64_t cols, float* dst,

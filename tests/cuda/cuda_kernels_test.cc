@@ -351,6 +351,14 @@ void CheckGemm(const GemmCase& c, const GemmData& d, const std::vector<uint8_t>&
   }
 }
 
+// Launches of the W8A8 wgmma kernel checked by RunGemmCase (so that tests can tell it ran), and
+// the tiles it runs with.
+int g_wgmma_runs = 0;
+constexpr cuda::W8A8Tile kW8A8Tiles[] = {cuda::W8A8Tile::k128x128, cuda::W8A8Tile::k128x64,
+                                         cuda::W8A8Tile::k128x256, cuda::W8A8Tile::k128x128_db};
+// The same for the bulk-copy streaming kernel (Hopper).
+int g_gemv_bulk_runs = 0;
+
 // Runs the dispatcher (cuBLASLt where it applies) and the streaming kernel on one case.
 // Returns the path the dispatcher took.
 GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
@@ -397,8 +405,21 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
   CheckGemm(c, d, dy.Download(),
             used == GemmPath::kWeightOnlyMma
                 ? wo_eps
-                : acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore),
+                : acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore ||
+                          used == GemmPath::kGemvTensorCoreBulk || used == GemmPath::kW8A8Wgmma),
             cuda::GemmPathName(used));
+
+  // 1c. The W8A8 wgmma kernel (sm_90) with every tile shape, wherever it applies (any M).
+  if (cuda::W8A8WgmmaApplies(g)) {
+    for (cuda::W8A8Tile tile : kW8A8Tiles) {
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+      EXPECT_EQ(cuda::LaunchFp8GemmWgmma(g, nullptr, tile), cudaSuccess);
+      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::string what = std::string("wgmma_blk128 ") + cuda::W8A8TileName(tile);
+      CheckGemm(c, d, dy.Download(), acc_eps(true), what.c_str());
+      ++g_wgmma_runs;
+    }
+  }
 
   // 1b. The weight-only kernel with every tile shape, wherever it applies (any M).
   if (cuda::WoMmaApplies(g)) {
@@ -427,8 +448,8 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
 
   // 2. Every variant of the streaming kernel that applies (it is also the fallback for any shape).
   std::vector<cuda::GemvVariant> ran;
-  for (cuda::GemvVariant want :
-       {cuda::GemvVariant::kTensorCore, cuda::GemvVariant::kVector, cuda::GemvVariant::kScalar}) {
+  for (cuda::GemvVariant want : {cuda::GemvVariant::kTensorCoreBulk, cuda::GemvVariant::kTensorCore,
+                                 cuda::GemvVariant::kVector, cuda::GemvVariant::kScalar}) {
     const cuda::GemvVariant v = cuda::ResolveGemvVariant(g, want);
     if (std::find(ran.begin(), ran.end(), v) != ran.end()) continue;
     ran.push_back(v);
@@ -437,8 +458,11 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
     }
     EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr, v), cudaSuccess);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    CheckGemm(c, d, dy.Download(), acc_eps(v == cuda::GemvVariant::kTensorCore),
-              cuda::GemvVariantName(v));
+    CheckGemm(
+        c, d, dy.Download(),
+        acc_eps(v == cuda::GemvVariant::kTensorCore || v == cuda::GemvVariant::kTensorCoreBulk),
+        cuda::GemvVariantName(v));
+    if (v == cuda::GemvVariant::kTensorCoreBulk) ++g_gemv_bulk_runs;
   }
   return used;
 }
@@ -472,6 +496,64 @@ TEST(CudaFp8Gemm, DecodeShapesAllGranularities) {
       }
     }
   }
+}
+
+bool IsHopper();
+
+// The bulk-copy streaming kernel (Hopper, M <= 8, 128-long K blocks, K <= 3 chunks of 2048): one
+// to three chunks, a last chunk shorter than the others, N not a multiple of the 16-row tile,
+// every format pair and output type, with and without bias; and the limits of where it applies.
+TEST(CudaFp8Gemm, BulkCopyStreamingKernel) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(12);
+  const int before = g_gemv_bulk_runs;
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {
+      {1, 37, 6144}, {3, 200, 4224}, {8, 1000, 2048}, {5, 16, 128}, {2, 130, 2176}};
+  int i = 0;
+  for (const Shape& sh : shapes) {
+    for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
+      ++i;
+      const GemmCase c{sh.m,
+                       sh.n,
+                       sh.k,
+                       128,
+                       i % 2 == 0 ? 128 : 0,  // 128x128 blocks or per channel
+                       128,
+                       i % 4 == 1 ? DType::kE5M2 : DType::kE4M3FN,
+                       i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                       out,
+                       i % 2 == 1};
+      RunGemmCase(c, rng);
+      if (HasFailure()) return;
+    }
+  }
+  if (!IsHopper()) return;
+  EXPECT_EQ(g_gemv_bulk_runs - before, 3 * static_cast<int>(std::size(shapes)));
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  cuda::GemmLaunchArgs g;
+  g.m = 1;
+  g.k = 4096;
+  g.n = 32 * prop.multiProcessorCount;
+  g.a_type = DType::kE4M3FN;
+  g.a_block = 128;
+  g.block_n = 128;
+  g.block_k = 128;
+  DevBuf a(16), b(16);
+  g.a = a.p;
+  g.b = static_cast<const uint8_t*>(b.p);
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
+  g.n += 1;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
+  g.n = 64;
+  g.m = 9;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
+  g.m = 8;
+  g.k = 6144 + 128;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
 }
 
 TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {
@@ -518,9 +600,145 @@ TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {
                false};
   const GemmPath used = RunGemmCase(key, rng);
   if (hopper) {
-    EXPECT_EQ(used, GemmPath::kLtBlock128x128)
-        << "cuBLASLt refused the block-scaled FP8 matmul on " << prop.name;
+    // From min_m_for_wgmma on, our wgmma kernel (W8A8WgmmaKernelsMatchReference checks it).
+    EXPECT_EQ(used, key.m >= cuda::GemmOptions{}.min_m_for_wgmma ? GemmPath::kW8A8Wgmma
+                                                                 : GemmPath::kLtBlock128x128)
+        << "on " << prop.name;
   }
+}
+
+bool IsHopper() {
+  cudaDeviceProp prop{};
+  return cudaGetDeviceProperties(&prop, 0) == cudaSuccess && prop.major == 9;
+}
+
+// The W8A8 wgmma kernel (sm_90) forced, both tiles, against the reference: 128x128 weight blocks,
+// 1x128 activation groups, M not a multiple of the 128-row tile, N not a multiple of 128 (TMA
+// zero-fill, guarded stores), K in {128, 384, 4096}, every output type, with and without bias,
+// E4M3 and E5M2 operands. {M, K, N} per case. Also runs the dispatcher and the streaming kernel.
+void RunW8A8Cases(const std::vector<std::array<int64_t, 3>>& shapes, std::mt19937& rng) {
+  const int before = g_wgmma_runs;
+  int i = 0;
+  for (const auto& s : shapes) {
+    ++i;
+    const DType outs[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
+    const DType at = i % 5 == 3 ? DType::kE5M2 : DType::kE4M3FN;
+    const Fp8Format bf = i % 4 == 2 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+    const GemmCase c{s[0], s[2], s[1], 128, 128, 128, at, bf, outs[i % 3], i % 2 == 0};
+    RunGemmCase(c, rng);
+    if (::testing::Test::HasFailure()) return;
+  }
+  // Every case is one the kernel applies to: on Hopper it must have run (every tile).
+  if (IsHopper()) {
+    EXPECT_EQ(g_wgmma_runs - before, static_cast<int>(std::size(kW8A8Tiles) * shapes.size()));
+  }
+}
+
+TEST(CudaFp8Gemm, W8A8WgmmaSmallShapes) {
+  SKIP_WITHOUT_GPU();
+  if (!IsHopper()) GTEST_SKIP() << "the wgmma kernel needs sm_90";
+  std::mt19937 rng(15);
+  RunW8A8Cases({{17, 128, 200},
+                {64, 384, 128},
+                {129, 128, 1000},
+                {1, 256, 72},
+                {300, 384, 200},
+                {17, 4096, 200},
+                {129, 384, 1},
+                {64, 128, 257}},
+               rng);
+}
+
+TEST(CudaFp8Gemm, W8A8WgmmaLargerShapes) {
+  SKIP_WITHOUT_GPU();
+  if (!IsHopper()) GTEST_SKIP() << "the wgmma kernel needs sm_90";
+  std::mt19937 rng(16);
+  RunW8A8Cases({{1024, 384, 1000},
+                {300, 4096, 1000},
+                {1024, 4096, 200},
+                {64, 4096, 1000},
+                {129, 4096, 200},
+                {1024, 128, 1000}},
+               rng);
+}
+
+// The dispatcher picks the wgmma kernel on Hopper where it measured faster than cuBLASLt
+// (GemmOptions: M = 256, K = N = 4096), cuBLASLt elsewhere (M = 4096; M below min_m_for_wgmma;
+// FP8OPS_CUDA_NO_WGMMA=1), and the wgmma kernel everywhere with the limits lifted; on M = K = N
+// = 4096 both paths run and agree.
+TEST(CudaFp8Gemm, W8A8WgmmaSelectedOnHopper) {
+  SKIP_WITHOUT_GPU();
+  if (!IsHopper()) GTEST_SKIP() << "the wgmma kernel needs sm_90";
+  const int64_t m = 4096, k = 4096, n = 4096;
+  DevBuf a(m * k), b(n * k), as(4 * m * (k / 128)), bs(4 * (n / 128) * (k / 128)), y(2 * m * n);
+  ASSERT_TRUE(a.p && b.p && as.p && bs.p && y.p);
+  cuda::GemmLaunchArgs g;
+  g.m = 256;
+  g.n = n;
+  g.k = k;
+  g.a = a.p;
+  g.a_scale = as.as<float>();
+  g.b = b.as<uint8_t>();
+  g.b_scale = bs.as<float>();
+  g.out_type = DType::kBFloat16;
+  g.y = y.p;
+  cuda::GemmPlan plan;
+  ASSERT_TRUE(cuda::PlanFp8Gemm(g, cuda::GemmOptions{}, &plan).ok());
+  EXPECT_EQ(plan.path, GemmPath::kW8A8Wgmma) << cuda::GemmPathName(plan.path);
+  EXPECT_EQ(plan.workspace_bytes, 0u);
+  setenv("FP8OPS_CUDA_NO_WGMMA", "1", 1);
+  const cuda::GemmOptions off = cuda::GemmOptions::FromEnv();
+  unsetenv("FP8OPS_CUDA_NO_WGMMA");
+  EXPECT_FALSE(off.allow_wgmma);
+  ASSERT_TRUE(cuda::PlanFp8Gemm(g, off, &plan).ok());
+  EXPECT_EQ(plan.path, GemmPath::kLtBlock128x128) << cuda::GemmPathName(plan.path);
+  g.m = cuda::GemmOptions{}.min_m_for_wgmma - 1;
+  ASSERT_TRUE(cuda::PlanFp8Gemm(g, cuda::GemmOptions{}, &plan).ok());
+  EXPECT_NE(plan.path, GemmPath::kW8A8Wgmma);
+  g.m = m;
+  ASSERT_TRUE(cuda::PlanFp8Gemm(g, cuda::GemmOptions{}, &plan).ok());
+  EXPECT_EQ(plan.path, GemmPath::kLtBlock128x128) << cuda::GemmPathName(plan.path);
+  cuda::GemmOptions any;
+  any.max_tiles_for_wgmma = 0;
+  any.max_k_for_wgmma = 0;
+  ASSERT_TRUE(cuda::PlanFp8Gemm(g, any, &plan).ok());
+  EXPECT_EQ(plan.path, GemmPath::kW8A8Wgmma) << cuda::GemmPathName(plan.path);
+  // Both paths on this large shape, random codes (no NaN) and scales: they must agree.
+  std::mt19937 rng(17);
+  std::vector<uint8_t> host(static_cast<size_t>(m * k));
+  for (auto& v : host) v = static_cast<uint8_t>((rng() % 0x7E) | (rng() % 2 ? 0x80 : 0));
+  CUDA_OK(cudaMemcpy(a.p, host.data(), host.size(), cudaMemcpyHostToDevice));
+  for (auto& v : host) v = static_cast<uint8_t>((rng() % 0x7E) | (rng() % 2 ? 0x80 : 0));
+  CUDA_OK(cudaMemcpy(b.p, host.data(), host.size(), cudaMemcpyHostToDevice));
+  std::vector<float> sc(static_cast<size_t>(m * (k / 128)));
+  for (auto& v : sc) v = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f, -9);
+  CUDA_OK(cudaMemcpy(as.p, sc.data(), as.bytes, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(bs.p, sc.data(), bs.bytes, cudaMemcpyHostToDevice));
+  DevBuf ws(size_t{64} << 20);
+  std::vector<std::vector<uint8_t>> outs;
+  for (const cuda::GemmOptions& o : {any, off}) {
+    ASSERT_TRUE(cuda::PlanFp8Gemm(g, o, &plan).ok());
+    ASSERT_LE(plan.workspace_bytes, ws.bytes);
+    CUDA_OK(cudaMemset(y.p, 0xFF, y.bytes));
+    GemmPath used{};
+    ASSERT_TRUE(cuda::RunFp8Gemm(g, plan, ws.p, plan.workspace_bytes, nullptr, &used).ok());
+    CUDA_OK(cudaDeviceSynchronize());
+    EXPECT_EQ(used, plan.path);
+    outs.push_back(y.Download());
+  }
+  std::vector<float> f0(static_cast<size_t>(m * n)), f1(f0.size());
+  LoadAsFloat(outs[0].data(), DType::kBFloat16, m * n, f0.data());
+  LoadAsFloat(outs[1].data(), DType::kBFloat16, m * n, f1.data());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < f0.size(); ++i) {
+    const double d = static_cast<double>(f0[i]) - f1[i];
+    num += d * d;  // NaN (unwritten poison) fails the check below
+    den += static_cast<double>(f1[i]) * f1[i];
+  }
+  EXPECT_LE(std::sqrt(num / den), 1e-2) << "wgmma vs cuBLASLt, M = K = N = 4096";
+  g.m = m;
+  g.k = 4000;  // K % 128 != 0: not ours
+  EXPECT_FALSE(cuda::W8A8WgmmaApplies(g));
 }
 
 // Weight-only (A float16/bfloat16) at M > 16: the tensor-core kernel, with every scale

@@ -1,0 +1,621 @@
+// FP8GEMM W8A8 with block scales on Hopper (sm_90a): TMA + mbarrier pipeline, warp-specialized
+// wgmma, persistent grid. For E4M3/E5M2 activations in 1x128 groups times weights in 128x128
+// blocks, K % 128 == 0, with the scales as the op has them (cuBLASLt needs A's transposed: one
+// more launch). The dispatcher runs it where it measured faster than cuBLASLt (GemmOptions).
+//
+// Y[m, n] = sum_kb (A[m, kb] . B[n, kb]^T) * a_scale[m, kb] * b_scale[n / 128, kb] (+ bias[n])
+// A [M, K] and B [N, K] both K-major (K contiguous): wgmma's A and B operands as they are.
+//
+// CTA: 3 warpgroups. Warpgroup 0 is the producer (setmaxnreg down to 40 registers): one thread
+// issues the TMA loads (cp.async.bulk.tensor.2d, 128-byte swizzle, tensor maps encoded on the
+// host) of A's 128 x 128 and B's BN x 128 tiles of each K block into a STAGES-deep ring (192 KB),
+// each stage completing on its "full" mbarrier. Warpgroups 1 and 2 are the consumers (setmaxnreg
+// up to 232): each owns 64 rows of the 128-row tile. Per K block: 4 wgmma m64nNk32 into a fresh
+// float32 block sum (scale-d = 0 on the first), wait, release the stage (one arrival per warp on
+// its "empty" mbarrier), then promote: acc += blk * (a_scale[row, kb] * b_scale[n blk, kb]),
+// float32 FMA. That is the numerics contract of the cuBLASLt path and of the spec's bound for FP8
+// tensor-core paths (docs/OPERATORS.md, FP8GEMM): the tensor cores' FP8 sums inside one 128-long
+// K block keep fewer bits than float32, so they never run across blocks. (On the benchmark's
+// shapes the output is bit-identical to cuBLASLt's.) Scales are read from global memory (L2) a
+// block ahead.
+//
+// Tiles (W8A8Tile; H100 numbers in bench/results/cuda_h100_2026-11-23d):
+//  - 128x64 / 128x128: one wgmma m64n64 / m64n128 group per K block.
+//  - 128x256: two N parts of 128 one after the other through the same 64 block-sum registers
+//    (128 accumulators + 64 do not leave room for two sets).
+//  - 128x128 with two block-sum sets ("_db"): block kb's wgmma run while block kb - 1 is promoted,
+//    so each warpgroup always has a group queued (64 + 2 x 64 registers). The wait-promote chain
+//    is what limits the kernel: this variant is 10-30% faster than the single set at M >= 512.
+// Tried and dropped: clusters of 2 CTAs on vertically adjacent tiles, each loading half of B's
+// tile and multicasting it to both: halving B's L2 traffic gained nothing measurable (854 vs 859
+// TFLOP/s at 4096^3), so L2 bandwidth is not the limit.
+// Best measured: 1000-1120 TFLOP/s at K = 14336, 860-940 at K = 4096 (M >= 1024), 0.75-0.88x
+// cuBLASLt's block-scaled matmul there; faster than cuBLASLt only while its tiles leave SMs idle
+// (M = 128 / 256, K = N = 4096). Not done: TMA-store epilogue, pingpong consumers (epilogue of one
+// tile under the other's main loop), stream-K / split-K for few tiles.
+//
+// Persistent grid (one CTA per SM): tiles handed out round-robin in a
+// grouped raster (8 tile rows of M per group, so the CTAs running together share A and B tiles in
+// L2); the producer runs ahead into the next tile while the consumers store the last one straight
+// from registers (bias added, one rounding to the output type; rows >= M and columns >= N
+// skipped). Partial tiles: TMA zero-fills rows past M / N; scales are read for rows clamped to
+// M - 1 and weight-scale rows clamped to the last.
+//
+// Shared-memory tiles: K-major, 128-byte swizzle (row r of a tile is 128 bytes = one K block of
+// FP8, its 16-byte chunk c at chunk c ^ (r % 8), 8-row groups 1024 bytes apart): what TMA's
+// CU_TENSOR_MAP_SWIZZLE_128B writes and what detail::SwizzledKMajorDesc describes; k32 step s
+// starts 32 s bytes into the row.
+//
+// wgmma, setmaxnreg and the TMA tensor copies exist on sm_90a only: the compute_89 PTX gets a
+// stub (W8A8WgmmaApplies is false off Hopper, so it never runs).
+#include <cuda.h>  // CUtensorMap and its enums (header only: the driver is reached through the runtime)
+#include <cudaTypedefs.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "ops/cuda/fp8_device.cuh"
+#include "ops/cuda/launch.h"
+
+namespace fp8ops::cuda {
+namespace {
+
+using detail::kE4M3;
+using detail::kE5M2;
+using detail::MbarArrive;
+using detail::MbarExpectTx;
+using detail::MbarInit;
+using detail::MbarWait;
+
+constexpr int kBM = 128;  // rows of A per tile (2 consumer warpgroups x 64)
+constexpr int kBK = 128;  // one K block of the scales = one 128-byte swizzled row
+constexpr int kThreads = 384;
+
+template <int BN, int STAGES>
+struct W8A8Cfg {
+  static constexpr int kABytes = kBM * kBK;
+  static constexpr int kBBytes = BN * kBK;
+  static constexpr int kStageBytes = kABytes + kBBytes;
+  static constexpr int kBarOff = STAGES * kStageBytes;
+  static constexpr int kSmem = kBarOff + 2 * STAGES * 8 + 1024;  // + slack for 1024 alignment
+};
+
+struct W8A8Params {
+  const float* a_scale;        // [m, kblocks]
+  const float* b_scale;        // [ceil(n / 128), kblocks]
+  const void* bias;            // [n] of the output type, or null
+  void* y;                     // [m, n]
+  int m, n, kblocks, nblocks;  // nblocks = ceil(n / 128): rows of b_scale
+  int tiles_m, tiles_n, num_tiles;
+  int vec_store;  // n even and y aligned: two outputs per store
+};
+
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FP8OPS_W8A8_WGMMA 1
+constexpr int kGroupM = 8;  // tile rows per raster group
+
+// Tile t of the grouped raster: kGroupM tile rows at a time, down the rows first, then across.
+__device__ __forceinline__ void TileCoords(int t, const W8A8Params& p, int* tm, int* tn) {
+  const int per_group = kGroupM * p.tiles_n;
+  const int group = t / per_group;
+  const int first_m = group * kGroupM;
+  const int rows = min(p.tiles_m - first_m, kGroupM);
+  const int r = t - group * per_group;
+  *tm = first_m + r % rows;
+  *tn = r / rows;
+}
+
+template <typename T>
+__device__ __forceinline__ void Store2(T* dst, float v0, float v1);
+template <>
+__device__ __forceinline__ void Store2<float>(float* dst, float v0, float v1) {
+  *reinterpret_cast<float2*>(dst) = make_float2(v0, v1);
+}
+template <>
+__device__ __forceinline__ void Store2<__half>(__half* dst, float v0, float v1) {
+  *reinterpret_cast<__half2*>(dst) = __halves2half2(__float2half_rn(v0), __float2half_rn(v1));
+}
+template <>
+__device__ __forceinline__ void Store2<__nv_bfloat16>(__nv_bfloat16* dst, float v0, float v1) {
+  *reinterpret_cast<__nv_bfloat162*>(dst) =
+      __halves2bfloat162(__float2bfloat16_rn(v0), __float2bfloat16_rn(v1));
+}
+
+// wgmma m64n128k32, float32 accumulators, A and B FP8 from shared memory (descriptors), TA / TB
+// the operand types; scale_d = 0: D = A.B (the accumulators' old values are ignored).
+#define FP8OPS_WGMMA_M64N128K32(NAME, TA, TB)                                                      \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned.m64n128k32.f32." TA "." TB                                   \
+        " "                                                                                        \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%" \
+        "24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%" \
+        "46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, "   \
+        "1, 1;\n}\n"                                                                               \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),  \
+          "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),            \
+          "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),            \
+          "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),            \
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]),            \
+          "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]),            \
+          "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]),            \
+          "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),            \
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]),            \
+          "+f"(d[62]), "+f"(d[63])                                                                 \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
+// wgmma m64n64k32, float32 accumulators, A and B FP8 from shared memory (descriptors), TA / TB
+// the operand types; scale_d = 0: D = A.B (the accumulators' old values are ignored).
+#define FP8OPS_WGMMA_M64N64K32(NAME, TA, TB)                                                       \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned.m64n64k32.f32." TA "." TB                                    \
+        " "                                                                                        \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%" \
+        "24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1;\n}\n"                                 \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),  \
+          "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),            \
+          "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),            \
+          "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])             \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
+FP8OPS_WGMMA_M64N128K32(Wgmma128E4E4, "e4m3", "e4m3")
+FP8OPS_WGMMA_M64N128K32(Wgmma128E4E5, "e4m3", "e5m2")
+FP8OPS_WGMMA_M64N128K32(Wgmma128E5E4, "e5m2", "e4m3")
+FP8OPS_WGMMA_M64N128K32(Wgmma128E5E5, "e5m2", "e5m2")
+FP8OPS_WGMMA_M64N64K32(Wgmma64E4E4, "e4m3", "e4m3")
+#undef FP8OPS_WGMMA_M64N128K32
+#undef FP8OPS_WGMMA_M64N64K32
+
+template <int FA, int FB, int N>
+__device__ __forceinline__ void WgmmaK32(float* d, uint64_t da, uint64_t db, int scale_d) {
+  if constexpr (N == 64) {
+    static_assert(FA == kE4M3 && FB == kE4M3, "m64n64 is instantiated for E4M3 x E4M3 only");
+    Wgmma64E4E4(d, da, db, scale_d);
+  } else if constexpr (FA == kE4M3 && FB == kE4M3) {
+    Wgmma128E4E4(d, da, db, scale_d);
+  } else if constexpr (FA == kE4M3) {
+    Wgmma128E4E5(d, da, db, scale_d);
+  } else if constexpr (FB == kE4M3) {
+    Wgmma128E5E4(d, da, db, scale_d);
+  } else {
+    Wgmma128E5E5(d, da, db, scale_d);
+  }
+}
+
+// 2-D tile (c0 along the contiguous dimension, c1 rows) -> shared memory, completing on `bar`.
+__device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
+                                          uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, "
+      "%3}], [%4];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+}
+#endif  // FP8OPS_W8A8_WGMMA
+
+template <int FA, int FB, typename OutT, int BN, int STAGES, bool kDB>
+__global__ void __launch_bounds__(kThreads, 1)
+    W8A8WgmmaKernel(const __grid_constant__ CUtensorMap map_a,
+                    const __grid_constant__ CUtensorMap map_b, const W8A8Params p) {
+#if defined(FP8OPS_W8A8_WGMMA)
+  using C = W8A8Cfg<BN, STAGES>;
+  constexpr int kAcc = BN / 2;  // float32 accumulators per thread (64 rows x BN per warpgroup)
+  constexpr int kPart = BN < 128 ? BN : 128;  // columns per wgmma (m64nkPartk32)
+  constexpr int kParts = BN / kPart;
+  constexpr int kPartAcc = kPart / 2;
+  extern __shared__ __align__(16) uint8_t smem_raw[];
+  const uint32_t raw_s = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  const uint32_t smem = raw_s + ((1024 - (raw_s & 1023)) & 1023);  // 128B swizzle: 1024-aligned
+  const uint32_t full0 = smem + C::kBarOff, empty0 = full0 + 8 * STAGES;
+  const int wg = threadIdx.x >> 7;
+
+  if (threadIdx.x == 0) {
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&map_a)) : "memory");
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&map_b)) : "memory");
+#pragma unroll
+    for (int s = 0; s < STAGES; ++s) {
+      MbarInit(full0 + 8 * s, 1);   // the producer's arrive + the TMA bytes
+      MbarInit(empty0 + 8 * s, 8);  // one arrival per consumer warp
+    }
+    detail::FenceMbarInit();
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // ------------------------------------------------------------------------- producer
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    if (threadIdx.x == 0) {
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
+        int tm, tn;
+        TileCoords(tile, p, &tm, &tn);
+        for (int kb = 0; kb < p.kblocks; ++kb) {
+          MbarWait(empty0 + 8 * stage, phase ^ 1);  // a fresh barrier passes parity 1 at once
+          const uint32_t full = full0 + 8 * stage;
+          const uint32_t a_s = smem + stage * C::kStageBytes;
+          MbarExpectTx(full, C::kStageBytes);  // out-of-bounds parts count too (zero-filled)
+          TmaLoad2d(a_s, &map_a, kb * kBK, tm * kBM, full);
+          TmaLoad2d(a_s + C::kABytes, &map_b, kb * kBK, tn * BN, full);
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+    }
+  } else {
+    // ------------------------------------------------------------------------- consumers
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    const int cw = wg - 1, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const bool has_bias = p.bias != nullptr;
+    const OutT* bias = static_cast<const OutT*>(p.bias);
+    OutT* y = static_cast<OutT*>(p.y);
+    int stage = 0;
+    uint32_t phase = 0;
+    // The block sums of one N part: the first wgmma of each block ignores their old values
+    // (scale-d = 0); zeroed once so that no value is read before it is set.
+    float blk[kPartAcc];
+#pragma unroll
+    for (int i = 0; i < kPartAcc; ++i) blk[i] = 0.0f;
+    for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
+      int tm, tn;
+      TileCoords(tile, p, &tm, &tn);
+      // This thread's rows: r0 (accumulators 4j, 4j + 1) and r0 + 8 (4j + 2, 4j + 3).
+      const int r0 = tm * kBM + cw * 64 + warp * 16 + g;
+      const float* sa0 = p.a_scale + static_cast<int64_t>(min(r0, p.m - 1)) * p.kblocks;
+      const float* sa1 = p.a_scale + static_cast<int64_t>(min(r0 + 8, p.m - 1)) * p.kblocks;
+      // One weight-scale row per 128 columns (parts past N read the last row; never stored).
+      const float* sb[kParts];
+      float s_a0 = __ldg(sa0), s_a1 = __ldg(sa1), s_b[kParts];
+#pragma unroll
+      for (int h = 0; h < kParts; ++h) {
+        const int nblk = min((tn * BN + h * kPart) / 128, p.nblocks - 1);
+        sb[h] = p.b_scale + static_cast<int64_t>(max(nblk, 0)) * p.kblocks;
+        s_b[h] = __ldg(sb[h]);
+      }
+      float acc[kAcc];
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) acc[i] = 0.0f;
+      if constexpr (kDB) {
+        static_assert(kParts == 1, "double-buffered block sums: 128-wide tiles only");
+        // Two block-sum sets: block kb runs on the tensor cores while block kb - 1 (the other
+        // set) is promoted, so each warpgroup always has a wgmma group queued (registers: 64
+        // accumulators + 2 x 64 block sums).
+        float blk2[kPartAcc];
+#pragma unroll
+        for (int i = 0; i < kPartAcc; ++i) blk2[i] = 0.0f;
+        float p_a0 = 0.0f, p_a1 = 0.0f, p_b = 0.0f;  // scales of the block in flight
+        int p_stage = 0;
+        auto retire = [&](float(&b)[kPartAcc]) {
+#pragma unroll
+          for (int i = 0; i < kPartAcc; ++i) asm volatile("" : "+f"(b[i])::"memory");
+          if (lane == 0) MbarArrive(empty0 + 8 * p_stage);
+          const float sc0 = p_a0 * p_b, sc1 = p_a1 * p_b;
+#pragma unroll
+          for (int j = 0; j < kPartAcc / 4; ++j) {
+            acc[4 * j + 0] = fmaf(b[4 * j + 0], sc0, acc[4 * j + 0]);
+            acc[4 * j + 1] = fmaf(b[4 * j + 1], sc0, acc[4 * j + 1]);
+            acc[4 * j + 2] = fmaf(b[4 * j + 2], sc1, acc[4 * j + 2]);
+            acc[4 * j + 3] = fmaf(b[4 * j + 3], sc1, acc[4 * j + 3]);
+          }
+        };
+        // Issues block kb into `cur`. Every issue but the first is followed by the wait for the
+        // block before it (in the other set) and its promotion; the first block is peeled off so
+        // that this happens unconditionally (ptxas serializes the wgmma otherwise, C7514).
+        auto issue = [&](float(&cur)[kPartAcc], int kb) {
+          MbarWait(full0 + 8 * stage, phase);
+          const uint32_t a_s = smem + stage * C::kStageBytes + cw * 64 * kBK;
+          const uint32_t b_s = smem + stage * C::kStageBytes + C::kABytes;
+          asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+          for (int s = 0; s < 4; ++s) {
+            WgmmaK32<FA, FB, kPart>(cur, detail::SwizzledKMajorDesc(a_s + 32 * s),
+                                    detail::SwizzledKMajorDesc(b_s + 32 * s), s == 0 ? 0 : 1);
+          }
+          asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+          const float c_a0 = __ldg(sa0 + kb), c_a1 = __ldg(sa1 + kb), c_b = __ldg(sb[0] + kb);
+          return make_float4(c_a0, c_a1, c_b, 0.0f);
+        };
+        auto next = [&](float4 c) {
+          p_a0 = c.x;
+          p_a1 = c.y;
+          p_b = c.z;
+          p_stage = stage;
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        };
+        next(issue(blk, 0));
+        int kb = 1;
+        for (; kb + 1 < p.kblocks; kb += 2) {
+          float4 c = issue(blk2, kb);
+          asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // kb - 1 done
+          retire(blk);
+          next(c);
+          c = issue(blk, kb + 1);
+          asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+          retire(blk2);
+          next(c);
+        }
+        if (kb < p.kblocks) {
+          const float4 c = issue(blk2, kb);
+          asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+          retire(blk);
+          next(c);
+          asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+          retire(blk2);
+        } else {
+          asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+          retire(blk);
+        }
+      } else {
+        for (int kb = 0; kb < p.kblocks; ++kb) {
+          MbarWait(full0 + 8 * stage, phase);
+          const uint32_t a_s = smem + stage * C::kStageBytes + cw * 64 * kBK;
+          const uint32_t b_s = smem + stage * C::kStageBytes + C::kABytes;
+          float n_a0 = 0.0f, n_a1 = 0.0f, n_b[kParts];
+          // N parts one after the other through the same block sums (registers: 128 accumulators
+          // + 64 block sums at BN = 256).
+#pragma unroll
+          for (int h = 0; h < kParts; ++h) {
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int s = 0; s < 4; ++s) {
+              WgmmaK32<FA, FB, kPart>(blk, detail::SwizzledKMajorDesc(a_s + 32 * s),
+                                      detail::SwizzledKMajorDesc(b_s + h * kPart * kBK + 32 * s),
+                                      s == 0 ? 0 : 1);
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            if (h == 0) {  // the next block's scales load while the tensor cores run
+              const int nk = min(kb + 1, p.kblocks - 1);
+              n_a0 = __ldg(sa0 + nk);
+              n_a1 = __ldg(sa1 + nk);
+#pragma unroll
+              for (int q = 0; q < kParts; ++q) n_b[q] = __ldg(sb[q] + nk);
+            }
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+#pragma unroll
+            for (int i = 0; i < kPartAcc; ++i) asm volatile("" : "+f"(blk[i])::"memory");
+            if (h == kParts - 1 && lane == 0) {  // this warp is done with the stage
+              MbarArrive(empty0 + 8 * stage);
+            }
+            const float sc0 = s_a0 * s_b[h], sc1 = s_a1 * s_b[h];
+            float* part = acc + h * kPartAcc;
+#pragma unroll
+            for (int j = 0; j < kPartAcc / 4; ++j) {
+              part[4 * j + 0] = fmaf(blk[4 * j + 0], sc0, part[4 * j + 0]);
+              part[4 * j + 1] = fmaf(blk[4 * j + 1], sc0, part[4 * j + 1]);
+              part[4 * j + 2] = fmaf(blk[4 * j + 2], sc1, part[4 * j + 2]);
+              part[4 * j + 3] = fmaf(blk[4 * j + 3], sc1, part[4 * j + 3]);
+            }
+          }
+          s_a0 = n_a0;
+          s_a1 = n_a1;
+#pragma unroll
+          for (int q = 0; q < kParts; ++q) s_b[q] = n_b[q];
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+      // Epilogue: accumulator 4j + 2h + e is row r0 + 8h, column tn * BN + 8j + 2t + e.
+#pragma unroll
+      for (int j = 0; j < kAcc / 4; ++j) {
+        const int n = tn * BN + 8 * j + 2 * t;
+        if (n >= p.n) continue;
+        const bool two = n + 1 < p.n;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (has_bias) {
+          b0 = detail::ToFloat(bias[n]);
+          if (two) b1 = detail::ToFloat(bias[n + 1]);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int m = r0 + 8 * h;
+          if (m >= p.m) continue;
+          const float v0 = has_bias ? acc[4 * j + 2 * h] + b0 : acc[4 * j + 2 * h];
+          const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b1 : acc[4 * j + 2 * h + 1];
+          OutT* dst = y + static_cast<int64_t>(m) * p.n + n;
+          if (p.vec_store) {
+            Store2<OutT>(dst, v0, v1);
+          } else {
+            dst[0] = detail::FromFloat<OutT>(v0);
+            if (two) dst[1] = detail::FromFloat<OutT>(v1);
+          }
+        }
+      }
+    }
+  }
+#else
+  __trap();  // launched only on sm_90 (W8A8WgmmaApplies)
+#endif
+}
+
+// cuTensorMapEncodeTiled through the runtime's driver entry point (fp8ops does not link libcuda);
+// null when the driver lacks it.
+PFN_cuTensorMapEncodeTiled_v12000 EncodeTiled() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();  // not sticky; keep it out of the caller's next check
+      return static_cast<PFN_cuTensorMapEncodeTiled_v12000>(nullptr);
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+  }();
+  return fn;
+}
+
+bool HopperDevice() {
+  static std::atomic<int> cached[64];  // 0 unknown, 1 yes, 2 no
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (cached[dev].load() == 0) {
+    int major = 0;
+    const bool ok =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+        major == 9 && EncodeTiled() != nullptr;
+    cached[dev].store(ok ? 1 : 2);
+  }
+  return cached[dev].load() == 1;
+}
+
+// Row-major [rows, k] FP8 codes as a 2-D tensor map of box_rows x 128 tiles, 128-byte swizzle;
+// rows past `rows` read as zeros.
+bool EncodeMap(CUtensorMap* map, const void* base, int64_t rows, int64_t k, int box_rows) {
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k)};  // bytes, dimension 1
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), static_cast<cuuint32_t>(box_rows)};
+  const cuuint32_t elem[2] = {1, 1};
+  return EncodeTiled()(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims,
+                       strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                       CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+std::atomic<int> g_last_grid{0};
+
+int SmCount() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      sms <= 0) {
+    return 132;
+  }
+  return sms;
+}
+
+template <int FA, int FB, typename OutT, int BN, bool kDB = false>
+cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
+  constexpr int kStages = BN == 256 ? 4 : BN == 128 ? 6 : 8;  // 192 KB of stages each
+  using C = W8A8Cfg<BN, kStages>;
+  CUtensorMap map_a, map_b;
+  if (!EncodeMap(&map_a, a.a, a.m, a.k, kBM) || !EncodeMap(&map_b, a.b, a.n, a.k, BN)) {
+    return cudaErrorInvalidValue;
+  }
+  W8A8Params p{};
+  p.a_scale = a.a_scale;
+  p.b_scale = a.b_scale;
+  p.bias = a.bias;
+  p.y = a.y;
+  p.m = static_cast<int>(a.m);
+  p.n = static_cast<int>(a.n);
+  p.kblocks = static_cast<int>(a.k / kBK);
+  p.nblocks = static_cast<int>((a.n + 127) / 128);
+  p.tiles_m = static_cast<int>((a.m + kBM - 1) / kBM);
+  p.tiles_n = static_cast<int>((a.n + BN - 1) / BN);
+  p.num_tiles = p.tiles_m * p.tiles_n;
+  p.vec_store = a.n % 2 == 0 && reinterpret_cast<uintptr_t>(a.y) % (2 * sizeof(OutT)) == 0;
+  auto kernel = W8A8WgmmaKernel<FA, FB, OutT, BN, kStages, kDB>;
+  if (cudaError_t e =
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
+      e != cudaSuccess) {
+    return e;
+  }
+  const int grid = std::min(p.num_tiles, SmCount());
+  g_last_grid.store(grid);
+  kernel<<<grid, kThreads, C::kSmem, stream>>>(map_a, map_b, p);
+  return cudaGetLastError();
+}
+
+template <int FA, int FB, int BN, bool kDB = false>
+cudaError_t LaunchOut(const GemmLaunchArgs& a, cudaStream_t stream) {
+  switch (a.out_type) {
+    case DType::kFloat:
+      return LaunchW8A8<FA, FB, float, BN, kDB>(a, stream);
+    case DType::kFloat16:
+      return LaunchW8A8<FA, FB, __half, BN, kDB>(a, stream);
+    default:
+      return LaunchW8A8<FA, FB, __nv_bfloat16, BN, kDB>(a, stream);
+  }
+}
+
+int64_t Tiles(const GemmLaunchArgs& a, int bn) {
+  return ((a.m + kBM - 1) / kBM) * ((a.n + bn - 1) / bn);
+}
+
+}  // namespace
+
+bool W8A8WgmmaApplies(const GemmLaunchArgs& a) {
+  if (!IsFp8DType(a.a_type) || a.a_scale == nullptr || a.b_scale == nullptr) return false;
+  if (a.m <= 0 || a.n <= 0 || a.k <= 0 || a.k % kBK != 0) return false;
+  if (a.a_block != 128 || a.block_k != 128 || a.block_n != 128) return false;
+  if (a.out_type != DType::kFloat && a.out_type != DType::kFloat16 &&
+      a.out_type != DType::kBFloat16) {
+    return false;
+  }
+  // TMA: 16-byte aligned bases (the row strides, K bytes, are multiples of 128); int indices.
+  if (reinterpret_cast<uintptr_t>(a.a) % 16 != 0 || reinterpret_cast<uintptr_t>(a.b) % 16 != 0) {
+    return false;
+  }
+  constexpr int64_t kMaxInt = 0x7FFFFFFF;
+  if (a.m > kMaxInt || a.n > kMaxInt || a.k > kMaxInt || Tiles(a, 64) > kMaxInt) return false;
+  return HopperDevice();
+}
+
+int W8A8LastGrid() { return g_last_grid.load(); }
+
+const char* W8A8TileName(W8A8Tile t) {
+  switch (t) {
+    case W8A8Tile::kAuto:
+      return "auto";
+    case W8A8Tile::k128x128:
+      return "wgmma 128x128";
+    case W8A8Tile::k128x64:
+      return "wgmma 128x64";
+    case W8A8Tile::k128x256:
+      return "wgmma 128x256";
+    case W8A8Tile::k128x128_db:
+      return "wgmma 128x128 2 block sums";
+  }
+  return "?";
+}
+
+W8A8Tile ChooseW8A8Tile(const GemmLaunchArgs& a) {
+  // H100, bench/results/cuda_h100_2026-11-23d (TFLOP/s, E4M3): while 128x128 tiles would fill at
+  // most half of the SMs, 128x64 tiles (M = 128 / 256, K = N = 4096: 291 / 563 against 234 / 456
+  // for the next best); beyond, the double-buffered 128x128 kernel (M = 512 / 4096, K = N = 4096:
+  // 806 / 906; 128x256: 472 / 859). Other formats (no 128x64 / double-buffered build): 128x128
+  // while few tiles, else 128x256 (E4M3: M = 128 / 4096, K = N = 4096: 191 / 805 and 129 / 859).
+  const bool e4m3 = a.a_type == DType::kE4M3FN && a.b_format == Fp8Format::kE4M3FN;
+  const bool few = 2 * Tiles(a, 128) <= SmCount();
+  if (!e4m3) return few ? W8A8Tile::k128x128 : W8A8Tile::k128x256;
+  return few ? W8A8Tile::k128x64 : W8A8Tile::k128x128_db;
+}
+
+cudaError_t LaunchFp8GemmWgmma(const GemmLaunchArgs& a, cudaStream_t stream, W8A8Tile tile) {
+  if (!W8A8WgmmaApplies(a)) return cudaErrorInvalidValue;
+  if (tile == W8A8Tile::kAuto) tile = ChooseW8A8Tile(a);
+  const bool a_e4 = a.a_type == DType::kE4M3FN, b_e4 = a.b_format == Fp8Format::kE4M3FN;
+  if (a_e4 && b_e4 && tile == W8A8Tile::k128x128_db) {
+    return LaunchOut<kE4M3, kE4M3, 128, true>(a, stream);
+  }
+  if (tile == W8A8Tile::k128x256) {
+    if (a_e4 && b_e4) return LaunchOut<kE4M3, kE4M3, 256>(a, stream);
+    if (a_e4) return LaunchOut<kE4M3, kE5M2, 256>(a, stream);
+    if (b_e4) return LaunchOut<kE5M2, kE4M3, 256>(a, stream);
+    return LaunchOut<kE5M2, kE5M2, 256>(a, stream);
+  }
+  if (a_e4 && b_e4) {
+    return tile == W8A8Tile::k128x64 ? LaunchOut<kE4M3, kE4M3, 64>(a, stream)
+                                     : LaunchOut<kE4M3, kE4M3, 128>(a, stream);
+  }
+  if (a_e4) return LaunchOut<kE4M3, kE5M2, 128>(a, stream);
+  if (b_e4) return LaunchOut<kE5M2, kE4M3, 128>(a, stream);
+  return LaunchOut<kE5M2, kE5M2, 128>(a, stream);
+}
+
+}  // namespace fp8ops::cuda
