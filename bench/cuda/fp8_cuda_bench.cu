@@ -177,6 +177,94 @@ struct Shape {
   int64_t m, k, n;
 };
 
+// The operands of one (M, K, N) problem of the FP8GEMM tables: FP8 weights with 128x128 block
+// scales and bf16 / fp16 copies of the weights, each rotated over enough sets that the timed loops
+// read them from HBM; FP8 activations with 1x128 scales ([M, K/128], and [K/128, M] for raw
+// cuBLASLt), bf16 / fp16 activations; an output buffer of 4 M N bytes. Random data; freed on
+// destruction.
+struct GemmOperands {
+  int64_t m, k, n, kb, nb;
+  int sets8, sets16;
+  std::vector<uint8_t*> wq;
+  std::vector<float*> wsc;
+  std::vector<__nv_bfloat16*> wb;
+  std::vector<__half*> wh;
+  uint8_t* aq;
+  float *asc, *asc_t;
+  __nv_bfloat16* ab;
+  __half* ah;
+  void* y;
+
+  GemmOperands(const Shape& s, size_t l2, cudaStream_t stream)
+      : m(s.m), k(s.k), n(s.n), kb((s.k + 127) / 128), nb((s.n + 127) / 128),
+        sets8(RotationSets(s.n * s.k, l2)), sets16(RotationSets(2 * s.n * s.k, l2)) {
+    for (int i = 0; i < sets8; ++i) {
+      wq.push_back(static_cast<uint8_t*>(DevAlloc(n * k)));
+      Fp8Rand(wq[i], n * k);
+      wsc.push_back(static_cast<float*>(DevAlloc(sizeof(float) * nb * kb)));
+      ScaleRand(wsc[i], nb * kb, 0.5e-3f, 1.5e-3f);
+    }
+    for (int i = 0; i < sets16; ++i) {
+      wb.push_back(static_cast<__nv_bfloat16*>(DevAlloc(2 * n * k)));
+      SignedRand(wb[i], n * k, 0.1f);
+      wh.push_back(static_cast<__half*>(DevAlloc(2 * n * k)));
+      SignedRand(wh[i], n * k, 0.1f);
+    }
+    aq = static_cast<uint8_t*>(DevAlloc(m * k));
+    Fp8Rand(aq, m * k);
+    asc = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
+    ScaleRand(asc, m * kb, 0.5e-3f, 1.5e-3f);
+    asc_t = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
+    CK(cuda::LaunchTransposeF32(asc, m, kb, asc_t, stream));
+    ab = static_cast<__nv_bfloat16*>(DevAlloc(2 * m * k));
+    SignedRand(ab, m * k, 1.0f);
+    ah = static_cast<__half*>(DevAlloc(2 * m * k));
+    SignedRand(ah, m * k, 1.0f);
+    y = DevAlloc(4 * m * n);
+  }
+  GemmOperands(const GemmOperands&) = delete;
+  GemmOperands& operator=(const GemmOperands&) = delete;
+  ~GemmOperands() {
+    for (auto p : wq) CK(cudaFree(p));
+    for (auto p : wsc) CK(cudaFree(p));
+    for (auto p : wb) CK(cudaFree(p));
+    for (auto p : wh) CK(cudaFree(p));
+    for (void* p : {static_cast<void*>(aq), static_cast<void*>(asc), static_cast<void*>(asc_t),
+                    static_cast<void*>(ab), static_cast<void*>(ah), y}) {
+      CK(cudaFree(p));
+    }
+  }
+  // FP8GEMM on weight set i % sets8: W8A8 (FP8 A with its scales) or weight-only (bf16 A).
+  cuda::GemmLaunchArgs Args(int i, bool weight_only = false) const {
+    cuda::GemmLaunchArgs g;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = weight_only ? static_cast<const void*>(ab) : aq;
+    g.a_type = weight_only ? DType::kBFloat16 : DType::kE4M3FN;
+    g.a_scale = weight_only ? nullptr : asc;
+    g.b = wq[i % sets8];
+    g.b_scale = wsc[i % sets8];
+    g.out_type = DType::kBFloat16;
+    g.y = y;
+    return g;
+  }
+  // Raw cuBLASLt block-scaled on weight set i % sets8 (A's scales pre-transposed).
+  cuda::LtMatmulArgs LtArgs(int i) const {
+    cuda::LtMatmulArgs l;
+    l.m = m;
+    l.n = n;
+    l.k = k;
+    l.a = aq;
+    l.b = wq[i % sets8];
+    l.b_scale = wsc[i % sets8];
+    l.a_scale = asc_t;
+    l.out_type = DType::kBFloat16;
+    l.y = y;
+    return l;
+  }
+};
+
 
 // ---------------------------------------------------------------------------------- probe
 // Which cuBLASLt FP8 scale-mode / operand / output-order combinations this library accepts, and
@@ -650,45 +738,15 @@ void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) 
   std::vector<std::string> summary;
   for (const Shape& s : shapes) {
     const int64_t m = s.m, k = s.k, n = s.n;
-    const int64_t kb = k / 128, nb = (n + 127) / 128;
     const double flops = 2.0 * m * n * k;
-    const size_t w8 = n * k, w16 = 2 * n * k;
-    const int sets8 = RotationSets(w8, l2), sets16 = RotationSets(w16, l2);
-    std::vector<uint8_t*> wq(sets8);
-    std::vector<float*> wsc(sets8);
-    for (int i = 0; i < sets8; ++i) {
-      wq[i] = static_cast<uint8_t*>(DevAlloc(w8));
-      Fp8Rand(wq[i], w8);
-      wsc[i] = static_cast<float*>(DevAlloc(sizeof(float) * nb * kb));
-      ScaleRand(wsc[i], nb * kb, 0.5e-3f, 1.5e-3f);
-    }
-    std::vector<__nv_bfloat16*> wb(sets16);
-    for (int i = 0; i < sets16; ++i) {
-      wb[i] = static_cast<__nv_bfloat16*>(DevAlloc(w16));
-      SignedRand(wb[i], n * k, 0.1f);
-    }
-    auto* aq = static_cast<uint8_t*>(DevAlloc(m * k));
-    Fp8Rand(aq, m * k);
-    auto* asc = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
-    ScaleRand(asc, m * kb, 0.5e-3f, 1.5e-3f);
-    auto* asc_t = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
-    CK(cuda::LaunchTransposeF32(asc, m, kb, asc_t, stream));
-    auto* ab = static_cast<__nv_bfloat16*>(DevAlloc(2 * m * k));
-    SignedRand(ab, m * k, 1.0f);
-    void* y = DevAlloc(2 * m * n);
-    auto args = [&](int i) {
-      cuda::GemmLaunchArgs g;
-      g.m = m;
-      g.n = n;
-      g.k = k;
-      g.a = aq;
-      g.a_scale = asc;
-      g.b = wq[i % sets8];
-      g.b_scale = wsc[i % sets8];
-      g.out_type = DType::kBFloat16;
-      g.y = y;
-      return g;
-    };
+    const GemmOperands op(s, l2, stream);
+    const int sets8 = op.sets8, sets16 = op.sets16;
+    const std::vector<uint8_t*>& wq = op.wq;
+    const std::vector<float*>& wsc = op.wsc;
+    const std::vector<__nv_bfloat16*>& wb = op.wb;
+    __nv_bfloat16* ab = op.ab;
+    void* y = op.y;
+    auto args = [&](int i) { return op.Args(i); };
     const float alpha = 1, beta = 0;
     auto bf16 = [&](int i) {
       CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, wb[i % sets16], CUDA_R_16BF,
@@ -697,16 +755,7 @@ void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) 
     };
     const double t_bf16 = TimeIt(bf16);
     // Raw cuBLASLt first too: the "x Lt" column refers to it.
-    cuda::LtMatmulArgs l;
-    l.m = m;
-    l.n = n;
-    l.k = k;
-    l.a = aq;
-    l.b = wq[0];
-    l.b_scale = wsc[0];
-    l.a_scale = asc_t;
-    l.out_type = DType::kBFloat16;
-    l.y = y;
+    cuda::LtMatmulArgs l = op.LtArgs(0);
     size_t need = 0;
     double t_lt = 0;
     void* lws = nullptr;
@@ -819,14 +868,6 @@ void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) 
     summary.push_back(line);
 
     if (lws != nullptr) CK(cudaFree(lws));
-    for (auto p : wq) CK(cudaFree(p));
-    for (auto p : wsc) CK(cudaFree(p));
-    for (auto p : wb) CK(cudaFree(p));
-    CK(cudaFree(aq));
-    CK(cudaFree(asc));
-    CK(cudaFree(asc_t));
-    CK(cudaFree(ab));
-    CK(cudaFree(y));
   }
   Out("\n### W8A8 wgmma summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());
@@ -988,54 +1029,24 @@ int main(int argc, char** argv) {
   std::vector<std::string> summary;
   for (const Shape& s : shapes) {
     const int64_t m = s.m, k = s.k, n = s.n;
-    const int64_t kb = (k + 127) / 128, nb = (n + 127) / 128;
     const double flops = 2.0 * m * n * k;
-    const size_t w8 = n * k, w16 = 2 * n * k;
-    const int sets8 = RotationSets(w8, l2), sets16 = RotationSets(w16, l2);
     // Weights (rotated), their scales, activations.
-    std::vector<uint8_t*> wq(sets8);
-    std::vector<float*> wsc(sets8);
-    for (int i = 0; i < sets8; ++i) {
-      wq[i] = static_cast<uint8_t*>(DevAlloc(w8));
-      Fp8Rand(wq[i], w8);
-      wsc[i] = static_cast<float*>(DevAlloc(sizeof(float) * nb * kb));
-      ScaleRand(wsc[i], nb * kb, 0.5e-3f, 1.5e-3f);
-    }
-    std::vector<__nv_bfloat16*> wb(sets16);
-    std::vector<__half*> wh(sets16);
-    for (int i = 0; i < sets16; ++i) {
-      wb[i] = static_cast<__nv_bfloat16*>(DevAlloc(w16));
-      SignedRand(wb[i], n * k, 0.1f);
-      wh[i] = static_cast<__half*>(DevAlloc(w16));
-      SignedRand(wh[i], n * k, 0.1f);
-    }
-    auto* aq = static_cast<uint8_t*>(DevAlloc(m * k));
-    Fp8Rand(aq, m * k);
-    auto* asc = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));
-    ScaleRand(asc, m * kb, 0.5e-3f, 1.5e-3f);
-    auto* asc_t = static_cast<float*>(DevAlloc(sizeof(float) * m * kb));  // [K/128, M] for raw cuBLASLt
-    CK(cuda::LaunchTransposeF32(asc, m, kb, asc_t, stream));
-    auto* ab = static_cast<__nv_bfloat16*>(DevAlloc(2 * m * k));
-    SignedRand(ab, m * k, 1.0f);
-    auto* ah = static_cast<__half*>(DevAlloc(2 * m * k));
-    SignedRand(ah, m * k, 1.0f);
-    void* y = DevAlloc(4 * m * n);
+    const GemmOperands op(s, l2, stream);
+    const int64_t kb = op.kb, nb = op.nb;
+    const size_t w8 = n * k, w16 = 2 * n * k;
+    const int sets8 = op.sets8, sets16 = op.sets16;
+    const std::vector<uint8_t*>& wq = op.wq;
+    const std::vector<float*>& wsc = op.wsc;
+    const std::vector<__nv_bfloat16*>& wb = op.wb;
+    const std::vector<__half*>& wh = op.wh;
+    uint8_t* aq = op.aq;
+    float* asc = op.asc;
+    __nv_bfloat16* ab = op.ab;
+    __half* ah = op.ah;
+    void* y = op.y;
     const size_t ybytes = 2 * m * n;
 
-    auto args = [&](int i, bool weight_only) {
-      cuda::GemmLaunchArgs g;
-      g.m = m;
-      g.n = n;
-      g.k = k;
-      g.a = weight_only ? static_cast<const void*>(ab) : aq;
-      g.a_type = weight_only ? DType::kBFloat16 : DType::kE4M3FN;
-      g.a_scale = weight_only ? nullptr : asc;
-      g.b = wq[i % sets8];
-      g.b_scale = wsc[i % sets8];
-      g.out_type = DType::kBFloat16;
-      g.y = y;
-      return g;
-    };
+    auto args = [&](int i, bool weight_only) { return op.Args(i, weight_only); };
     const size_t bytes_fp8 = m * k + w8 + 4 * (m * kb + nb * kb) + ybytes;
     const size_t bytes_wo = 2 * m * k + w8 + 4 * nb * kb + ybytes;
     const size_t bytes_16 = 2 * m * k + w16 + ybytes;
@@ -1135,16 +1146,7 @@ int main(int argc, char** argv) {
 
     // Raw cuBLASLt block-scaled, scales pre-laid-out.
     {
-      cuda::LtMatmulArgs l;
-      l.m = m;
-      l.n = n;
-      l.k = k;
-      l.a = aq;
-      l.b = wq[0];
-      l.b_scale = wsc[0];
-      l.a_scale = asc_t;
-      l.out_type = DType::kBFloat16;
-      l.y = y;
+      cuda::LtMatmulArgs l = op.LtArgs(0);
       size_t need = 0;
       st = cuda::LtFp8Matmul(l, nullptr, 0, stream, &need);
       if (!st.ok()) {
@@ -1202,16 +1204,6 @@ int main(int argc, char** argv) {
     }
 
     CK(cudaFree(ws));
-    for (auto p : wq) CK(cudaFree(p));
-    for (auto p : wsc) CK(cudaFree(p));
-    for (auto p : wb) CK(cudaFree(p));
-    for (auto p : wh) CK(cudaFree(p));
-    CK(cudaFree(aq));
-    CK(cudaFree(asc));
-    CK(cudaFree(asc_t));
-    CK(cudaFree(ab));
-    CK(cudaFree(ah));
-    CK(cudaFree(y));
   }
   Out("\n## Summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());

@@ -84,6 +84,52 @@ __device__ __forceinline__ void BulkCopyG2S(uint32_t dst, const void* src, uint3
       : "memory");
 }
 
+// Defines NAME(float* d, uint64_t da, uint64_t db, int scale_d): one wgmma (sm_90a) with 64 x N
+// float32 accumulators d (N = 64 or 128: 32 or 64 per thread), both operands from shared memory
+// (matrix descriptors da, db); scale_d = 0: D = A.B (the old values of d are ignored).
+// SHAPE_TYPES: the instruction's shape and types, e.g. "m64n128k32.f32.e4m3.e4m3"; IMM: the
+// immediates after scale-d (scale-a and scale-b, and for 16-bit types the two transpose flags).
+// Used by the weight-only kernel (fp8_gemm_wo.cu) and the W8A8 kernel (fp8_gemm_wgmma.cu), under
+// their sm_90a guards.
+#define FP8OPS_DEFINE_WGMMA_N64(NAME, SHAPE_TYPES, IMM)                                            \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned." SHAPE_TYPES " {"                                           \
+        "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%2" \
+        "4,%25,%26,%27,%28,%29,%30,%31"                                                            \
+        "}, %32, %33, p, " IMM ";\n}\n"                                                            \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),               \
+          "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),            \
+          "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),            \
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]),            \
+          "+f"(d[31])                                                                              \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
+#define FP8OPS_DEFINE_WGMMA_N128(NAME, SHAPE_TYPES, IMM)                                           \
+  __device__ __forceinline__ void NAME(float* d, uint64_t da, uint64_t db, int scale_d) {          \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                               \
+        "wgmma.mma_async.sync.aligned." SHAPE_TYPES " {"                                           \
+        "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%2" \
+        "4,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%4" \
+        "6,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"                    \
+        "}, %64, %65, p, " IMM ";\n}\n"                                                            \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),      \
+          "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),               \
+          "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),            \
+          "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),            \
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]),            \
+          "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]),            \
+          "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]),            \
+          "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),            \
+          "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]),            \
+          "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]),            \
+          "+f"(d[61]), "+f"(d[62]), "+f"(d[63])                                                    \
+        : "l"(da), "l"(db), "r"(scale_d));                                                         \
+  }
+
 // ONNX element types (fp8.h's Fp8Format values), usable as template arguments.
 constexpr int kE4M3 = 17;
 constexpr int kE5M2 = 19;
