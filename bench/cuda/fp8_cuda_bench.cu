@@ -966,7 +966,9 @@ int main(int argc, char** argv) {
 
   // ---------------------------------------------------------------------------- quantize
   Out("## QuantizeFP8 (groups of 128 along K, E4M3, dynamic scales)\n\n");
-  Out("| X | rows x K | time (us) | TB/s (X read + Y + scales written) | %% of copy |\n|---|---|---|---|---|\n");
+  Out("| X | rows x K | time (us) | TB/s (X read + Y + scales written) | %% of copy | no PDL: time "
+      "(us), %% of copy |\n"
+      "|---|---|---|---|---|---|\n");
   {
     struct QShape {
       int64_t rows, k;
@@ -991,7 +993,7 @@ int main(int argc, char** argv) {
         if (q.t == DType::kFloat16) SignedRand(static_cast<__half*>(xs[i]), n, 3.0f);
         if (q.t == DType::kFloat) SignedRand(static_cast<float*>(xs[i]), n, 3.0f);
       }
-      const double t = TimeIt([&](int i) {
+      auto quantize = [&](int i) {
         cuda::QuantizeLaunchArgs a;
         a.rows = q.rows;
         a.k = q.k;
@@ -1001,10 +1003,16 @@ int main(int argc, char** argv) {
         a.y = static_cast<uint8_t*>(ys[i % sets]);
         a.y_scale = static_cast<float*>(ss[i % sets]);
         CK(cuda::LaunchQuantizeFp8(a, stream));
-      });
+      };
+      const double t = TimeIt(quantize);
+      // The same with ordinary launches (each waits for the one ahead to finish).
+      setenv("FP8OPS_CUDA_PDL", "0", 1);
+      const double t_nopdl = TimeIt(quantize);
+      unsetenv("FP8OPS_CUDA_PDL");
       const double tbs = bytes / t / 1e12;
-      Out("| %s | %lld x %lld | %.1f | %.2f | %.0f%% |\n", DTypeName(q.t), (long long)q.rows, (long long)q.k, t * 1e6,
-          tbs, 100.0 * tbs / copy_tbs);
+      Out("| %s | %lld x %lld | %.1f | %.2f | %.0f%% | %.1f, %.0f%% |\n", DTypeName(q.t),
+          (long long)q.rows, (long long)q.k, t * 1e6, tbs, 100.0 * tbs / copy_tbs, t_nopdl * 1e6,
+          100.0 * bytes / t_nopdl / 1e12 / copy_tbs);
       for (int i = 0; i < sets; ++i) {
         CK(cudaFree(xs[i]));
         CK(cudaFree(ys[i]));
@@ -1107,11 +1115,11 @@ int main(int argc, char** argv) {
         row("streaming W8A8, bulk copies", "gemv_mma_bulk", t_bulk, bytes_fp8);
       }
       // The same without the programmatic dependent launch (each launch waits for the previous).
-      setenv("FP8OPS_CUDA_GEMV_PDL", "0", 1);
+      setenv("FP8OPS_CUDA_PDL", "0", 1);
       const double t_mma_nopdl = TimeIt([&](int i) {
         CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore));
       });
-      unsetenv("FP8OPS_CUDA_GEMV_PDL");
+      unsetenv("FP8OPS_CUDA_PDL");
       row("streaming W8A8, no PDL", "gemv_mma", t_mma_nopdl, bytes_fp8);
       // A decode step as ONNX Runtime runs it: QuantizeFP8 of the bf16 activations, then FP8GEMM.
       const double t_pipe = TimeIt([&](int i) {

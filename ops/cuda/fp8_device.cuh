@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
@@ -43,6 +44,26 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 __device__ __forceinline__ uint64_t SwizzledKMajorDesc(uint32_t saddr) {
   return static_cast<uint64_t>((saddr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(1) << 16) |
          (static_cast<uint64_t>(1024 >> 4) << 32) | (static_cast<uint64_t>(1) << 62);
+}
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...); with `dependent`, as a programmatic
+// dependent launch: its CTAs may start while the kernel ahead on the stream finishes, and it must
+// call GridDependencyWait() before touching anything that kernel writes (or reads: our outputs
+// may reuse its buffers). Host code.
+template <typename... KernelArgs, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem,
+                         cudaStream_t stream, bool dependent, Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = dependent ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<Args&&>(args)...);
 }
 
 // mbarriers and the bulk copy engine (sm_90; callers guard with __CUDA_ARCH__ >= 900). Barrier and

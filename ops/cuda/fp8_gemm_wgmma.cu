@@ -56,6 +56,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ops/cuda/device_info.h"
 #include "ops/cuda/fp8_device.cuh"
 #include "ops/cuda/launch.h"
 
@@ -416,19 +417,7 @@ PFN_cuTensorMapEncodeTiled_v12000 EncodeTiled() {
   return fn;
 }
 
-bool HopperDevice() {
-  static std::atomic<int> cached[64];  // 0 unknown, 1 yes, 2 no
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev].load() == 0) {
-    int major = 0;
-    const bool ok =
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-        major == 9 && EncodeTiled() != nullptr;
-    cached[dev].store(ok ? 1 : 2);
-  }
-  return cached[dev].load() == 1;
-}
+bool HopperDevice() { return CurrentDeviceIsSm90a() && EncodeTiled() != nullptr; }
 
 // Row-major [rows, k] FP8 codes as a 2-D tensor map of box_rows x 128 tiles, 128-byte swizzle;
 // rows past `rows` read as zeros.
@@ -444,16 +433,6 @@ bool EncodeMap(CUtensorMap* map, const void* base, int64_t rows, int64_t k, int 
 }
 
 std::atomic<int> g_last_grid{0};
-
-int SmCount() {
-  int dev = 0, sms = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-      sms <= 0) {
-    return 132;
-  }
-  return sms;
-}
 
 template <int FA, int FB, typename OutT, int BN, bool kDB = false>
 cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
@@ -482,7 +461,7 @@ cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
       e != cudaSuccess) {
     return e;
   }
-  const int grid = std::min(p.num_tiles, SmCount());
+  const int grid = std::min(p.num_tiles, CurrentSmCountOrDefault());
   g_last_grid.store(grid);
   kernel<<<grid, kThreads, C::kSmem, stream>>>(map_a, map_b, p);
   return cudaGetLastError();
@@ -548,7 +527,7 @@ W8A8Tile ChooseW8A8Tile(const GemmLaunchArgs& a) {
   // 806 / 906; 128x256: 472 / 859). Other formats (no 128x64 / double-buffered build): 128x128
   // while few tiles, else 128x256 (E4M3: M = 128 / 4096, K = N = 4096: 191 / 805 and 129 / 859).
   const bool e4m3 = a.a_type == DType::kE4M3FN && a.b_format == Fp8Format::kE4M3FN;
-  const bool few = 2 * Tiles(a, 128) <= SmCount();
+  const bool few = 2 * Tiles(a, 128) <= CurrentSmCountOrDefault();
   if (!e4m3) return few ? W8A8Tile::k128x128 : W8A8Tile::k128x256;
   return few ? W8A8Tile::k128x64 : W8A8Tile::k128x128_db;
 }

@@ -41,9 +41,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <type_traits>
 
+#include "ops/cuda/device_info.h"
 #include "ops/cuda/fp8_device.cuh"
 #include "ops/cuda/launch.h"
 
@@ -664,21 +664,8 @@ __global__ void __launch_bounds__(WGS * 128, 1) WoWgmmaKernel(WoParams p) {
     }
   }
 #else
-  __trap();  // launched only on sm_90 (WgmmaUsable)
+  __trap();  // launched only on sm_90 (CurrentDeviceIsSm90a)
 #endif
-}
-
-int SmCount() {
-  static std::atomic<int> cached[64];
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
-  if (cached[dev].load() == 0) {
-    int n = 0;
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n <= 0)
-      n = 132;
-    cached[dev].store(n);
-  }
-  return cached[dev].load();
 }
 
 template <bool kBf16, int BF, int WARPS_M, int WARPS_N, int WM, int WN, bool kVec, bool kOneBlock>
@@ -739,20 +726,6 @@ cudaError_t LaunchConfig(const WoParams& p, WoTile tile, cudaStream_t s) {
   return LaunchTile<kBf16, BF, 2, 2, 2, 4, kVec, kOneBlock>(p, s);
 }
 
-bool WgmmaUsable() {
-  static std::atomic<int> cached[64];  // 0 unknown, 1 yes, 2 no
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev].load() == 0) {
-    int major = 0;
-    const bool ok =
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-        major == 9;
-    cached[dev].store(ok ? 1 : 2);
-  }
-  return cached[dev].load() == 1;
-}
-
 template <bool kBf16, int BF, int WGS, int BMT, int STAGES>
 cudaError_t LaunchWg(const WoParams& p, cudaStream_t s) {
   using T = WgTile<WGS, BMT, STAGES>;
@@ -771,7 +744,7 @@ cudaError_t LaunchWg(const WoParams& p, cudaStream_t s) {
 template <bool kBf16, int BF>
 cudaError_t LaunchFormat(const WoParams& p, WoTile tile, bool vec, bool one_block, cudaStream_t s) {
   if (tile == WoTile::kWg128x128 || tile == WoTile::kWg64x64) {
-    if (vec && WgmmaUsable() && (p.m + 63) / 64 <= 65535) {
+    if (vec && CurrentDeviceIsSm90a() && (p.m + 63) / 64 <= 65535) {
       if (tile == WoTile::kWg128x128) return LaunchWg<kBf16, BF, 2, 128, 4>(p, s);
       return LaunchWg<kBf16, BF, 1, 64, 8>(p, s);
     }
@@ -829,8 +802,8 @@ WoTile ChooseWoTile(const GemmLaunchArgs& a) {
   // K = N = 4096: wgmma 64x64 38 us, the second mma.sync kernel 47 us, the first 60 us); above
   // that 128x128 tiles (M = 4096, K = N = 4096: wgmma 437 us, mma.sync 770 us, the first 905 us).
   const int64_t big = ((a.m + 127) / 128) * ((a.n + 127) / 128);
-  const bool small = a.m <= 64 || 2 * big < SmCount();
-  if (WgmmaUsable()) return small ? WoTile::kWg64x64 : WoTile::kWg128x128;
+  const bool small = a.m <= 64 || 2 * big < CurrentSmCountOrDefault();
+  if (CurrentDeviceIsSm90a()) return small ? WoTile::kWg64x64 : WoTile::kWg128x128;
   return small ? WoTile::k64x64_k128 : WoTile::k128x128_k128;
 }
 

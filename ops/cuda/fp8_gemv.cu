@@ -15,9 +15,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
+#include "ops/cuda/device_info.h"
 #include "ops/cuda/fp8_device.cuh"
 #include "ops/cuda/launch.h"
 
@@ -541,45 +540,10 @@ cudaError_t LaunchB(const GemvParams& p, int ak, bool vec, int mt, dim3 grid, cu
   }
 }
 
-// Whether the kernels running on the current device wait for their dependencies: only the sm_90a
-// SASS has GridDependencyWait() compiled in (the compute_89 PTX that other GPUs JIT does not, and
-// a programmatic dependent launch of it would read A before the kernel ahead has written it).
-// Asked once per device.
-bool DeviceHasPdl() {
-  static std::atomic<int> cached[64];  // 0 unknown, 1 no, 2 yes
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev].load() == 0) {
-    int major = 0, minor = 0;
-    const bool ok =
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess;
-    cached[dev].store(ok && major == 9 && minor == 0 ? 2 : 1);
-  }
-  return cached[dev].load() == 2;
-}
-
-// Programmatic dependent launch of the tensor-core variant: on by default on sm_90+;
-// FP8OPS_CUDA_GEMV_PDL=0 turns it off (read at every launch, so that the benchmark can compare).
-bool PdlWanted() {
-  const char* v = std::getenv("FP8OPS_CUDA_GEMV_PDL");
-  return v == nullptr || *v == '\0' || std::strcmp(v, "0") != 0;
-}
-
 template <typename Kernel>
 cudaError_t LaunchWithPdl(Kernel kernel, const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s,
                           int smem_bytes = 0) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem_bytes;
-  cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kernel, p);
+  return detail::LaunchKernel(kernel, grid, dim3(kThreads), smem_bytes, s, pdl, p);
 }
 
 template <int AF, int BF>
@@ -629,19 +593,6 @@ cudaError_t LaunchMmaBulkFormats(const GemvParams& p, DType a, Fp8Format b, dim3
   return LaunchMmaBulk<kE5M2, kE5M2>(p, grid, pdl, s);
 }
 
-// Multiprocessors of the current device (0 if unknown), asked once per device.
-int DeviceSmCount() {
-  static std::atomic<int> cached[64];
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
-  if (cached[dev].load() == 0) {
-    int sms = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 0;
-    cached[dev].store(sms);
-  }
-  return cached[dev].load();
-}
-
 // K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
 int MmaBlock(const GemmLaunchArgs& a) {
   if (!IsFp8DType(a.a_type) || a.k <= 0 || a.k % 64 != 0) return 0;
@@ -655,8 +606,10 @@ int MmaBlock(const GemmLaunchArgs& a) {
 // The bulk-copy kernel: Hopper (the sm_90a build), 128-long K blocks, M <= 8, K <= 6144 and one
 // wave of 16-row tiles at 2 CTAs an SM (see GemvMmaBulkKernel).
 bool BulkApplies(const GemmLaunchArgs& a) {
-  if (MmaBlock(a) != 128 || a.m > 8 || a.k > kBulkChunks * kBulkKc || !DeviceHasPdl()) return false;
-  return (a.n + 15) / 16 <= 2 * static_cast<int64_t>(DeviceSmCount());
+  if (MmaBlock(a) != 128 || a.m > 8 || a.k > kBulkChunks * kBulkKc || !CurrentDeviceIsSm90a()) {
+    return false;
+  }
+  return (a.n + 15) / 16 <= 2 * static_cast<int64_t>(CurrentSmCount());
 }
 
 bool VectorApplies(const GemmLaunchArgs& a) {
@@ -738,7 +691,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
   const int a_bytes = DTypeSize(a.a_type);
   const int o_bytes = DTypeSize(a.out_type);
   const int mma_tiles = variant == GemvVariant::kTensorCore ? MmaBlock(a) / 64 : 0;
-  const bool pdl = (bulk || variant == GemvVariant::kTensorCore) && DeviceHasPdl() && PdlWanted();
+  const bool pdl = (bulk || variant == GemvVariant::kTensorCore) && PdlEnabled();
   for (int64_t m_off = 0; m_off < a.m; m_off += max_rows) {
     const int64_t rows = std::min(max_rows, a.m - m_off);
     GemvParams q = p;

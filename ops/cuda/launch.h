@@ -36,6 +36,8 @@ struct QuantizeLaunchArgs {
   uint8_t* y = nullptr;
   float* y_scale = nullptr;
 };
+// On Hopper a programmatic dependent launch (FP8OPS_CUDA_PDL=0: off): it waits for the kernel
+// ahead before touching memory.
 cudaError_t LaunchQuantizeFp8(const QuantizeLaunchArgs& a, cudaStream_t stream);
 
 // ----------------------------------------------------------------------------------- FP8GEMM
@@ -60,7 +62,7 @@ const char* GemvVariantName(GemvVariant v);
 // next one down the list (kAuto = the first that applies).
 GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvVariant::kAuto);
 // On Hopper the tensor-core variants are programmatic dependent launches: they start reading the
-// weights while the kernel ahead of them on `stream` finishes (FP8OPS_CUDA_GEMV_PDL=0: off).
+// weights while the kernel ahead of them on `stream` finishes (FP8OPS_CUDA_PDL=0: off).
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
 
 // Weight-only FP8GEMM on the tensor cores (ops/cuda/fp8_gemm_wo.cu), the path for M > 16: A
