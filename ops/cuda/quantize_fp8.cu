@@ -8,6 +8,8 @@
 // hits L1/L2).
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "ops/cuda/device_info.h"
 #include "ops/cuda/fp8_device.cuh"
 #include "ops/cuda/launch.h"
@@ -168,10 +170,13 @@ cudaError_t LaunchTyped(const QuantizeLaunchArgs& a, QuantParams p, cudaStream_t
   const int64_t g = p.group_len;
   const bool aligned = (reinterpret_cast<uintptr_t>(a.x) % 16 == 0) && (reinterpret_cast<uintptr_t>(a.y) % 8 == 0);
   const int64_t nvec = g % kVec == 0 ? g / kVec : 0;
-  // Fast variant: whole groups of whole vectors, team of 8/16/32 lanes, up to 8 vectors a lane.
+  // Fast variant: whole groups of whole vectors, teams of 8 to 32 lanes, two vectors a lane where
+  // the group has 16 or more (H100, groups of 128: bf16 4096 x 4096 20.5 vs 21.6 us with one
+  // vector a lane, 4096 x 14336 65.1 vs 69.5 us; float32 16.5 vs 17.6 us; four a lane 21.7 /
+  // 66.8 / 17.0 us), up to 8 vectors a lane.
   int team = 0, per = 0;
   if (aligned && a.k > 0 && g > 0 && a.k % g == 0 && nvec >= 8 && (nvec & (nvec - 1)) == 0) {
-    team = nvec <= 32 ? static_cast<int>(nvec) : 32;
+    team = static_cast<int>(nvec >= 16 ? std::min<int64_t>(nvec / 2, 32) : nvec);
     per = static_cast<int>(nvec / team);
     if (per > 8) team = 0;
   }
@@ -180,9 +185,10 @@ cudaError_t LaunchTyped(const QuantizeLaunchArgs& a, QuantParams p, cudaStream_t
     const int64_t threads = (p.num_groups + groups_per_team - 1) / groups_per_team * team;
     const int64_t blocks = (threads + kThreads - 1) / kThreads;
     if (blocks > 0x7FFFFFFF) return cudaErrorInvalidValue;
-    void (*kernel)(const T*, QuantParams) = team == 8    ? QuantizeVecKernel<T, 8, 1>
-                                            : team == 16 ? QuantizeVecKernel<T, 16, 1>
-                                            : per == 1   ? QuantizeVecKernel<T, 32, 1>
+    // (team, per) is one of (8, 1), (8, 2), (16, 2), (32, 2), (32, 4), (32, 8).
+    void (*kernel)(const T*, QuantParams) = per == 1     ? QuantizeVecKernel<T, 8, 1>
+                                            : team == 8  ? QuantizeVecKernel<T, 8, 2>
+                                            : team == 16 ? QuantizeVecKernel<T, 16, 2>
                                             : per == 2   ? QuantizeVecKernel<T, 32, 2>
                                             : per == 4   ? QuantizeVecKernel<T, 32, 4>
                                                          : QuantizeVecKernel<T, 32, 8>;
