@@ -148,6 +148,19 @@ __device__ __forceinline__ void WgmmaK32(float* d, uint64_t da, uint64_t db, int
 }
 
 // 2-D tile (c0 along the contiguous dimension, c1 rows) -> shared memory, completing on `bar`.
+// Promotion of one K block's sums: acc[i] += blk[i] * (a_scale(row) * b_scale), with the
+// accumulator layout of wgmma m64nN (4 per 8 columns: rows r0, r0 and r0 + 8, r0 + 8).
+template <int kN>
+__device__ __forceinline__ void PromoteBlock(float* acc, const float* blk, float sc0, float sc1) {
+#pragma unroll
+  for (int j = 0; j < kN / 4; ++j) {
+    acc[4 * j + 0] = fmaf(blk[4 * j + 0], sc0, acc[4 * j + 0]);
+    acc[4 * j + 1] = fmaf(blk[4 * j + 1], sc0, acc[4 * j + 1]);
+    acc[4 * j + 2] = fmaf(blk[4 * j + 2], sc1, acc[4 * j + 2]);
+    acc[4 * j + 3] = fmaf(blk[4 * j + 3], sc1, acc[4 * j + 3]);
+  }
+}
+
 __device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
                                           uint32_t bar) {
   asm volatile(
@@ -257,14 +270,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
           for (int i = 0; i < kPartAcc; ++i) asm volatile("" : "+f"(b[i])::"memory");
           if (lane == 0) MbarArrive(empty0 + 8 * p_stage);
-          const float sc0 = p_a0 * p_b, sc1 = p_a1 * p_b;
-#pragma unroll
-          for (int j = 0; j < kPartAcc / 4; ++j) {
-            acc[4 * j + 0] = fmaf(b[4 * j + 0], sc0, acc[4 * j + 0]);
-            acc[4 * j + 1] = fmaf(b[4 * j + 1], sc0, acc[4 * j + 1]);
-            acc[4 * j + 2] = fmaf(b[4 * j + 2], sc1, acc[4 * j + 2]);
-            acc[4 * j + 3] = fmaf(b[4 * j + 3], sc1, acc[4 * j + 3]);
-          }
+          PromoteBlock<kPartAcc>(acc, b, p_a0 * p_b, p_a1 * p_b);
         };
         // Issues block kb into `cur`. Every issue but the first is followed by the wait for the
         // block before it (in the other set) and its promotion; the first block is peeled off so
@@ -347,15 +353,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             if (h == kParts - 1 && lane == 0) {  // this warp is done with the stage
               MbarArrive(empty0 + 8 * stage);
             }
-            const float sc0 = s_a0 * s_b[h], sc1 = s_a1 * s_b[h];
-            float* part = acc + h * kPartAcc;
-#pragma unroll
-            for (int j = 0; j < kPartAcc / 4; ++j) {
-              part[4 * j + 0] = fmaf(blk[4 * j + 0], sc0, part[4 * j + 0]);
-              part[4 * j + 1] = fmaf(blk[4 * j + 1], sc0, part[4 * j + 1]);
-              part[4 * j + 2] = fmaf(blk[4 * j + 2], sc1, part[4 * j + 2]);
-              part[4 * j + 3] = fmaf(blk[4 * j + 3], sc1, part[4 * j + 3]);
-            }
+            PromoteBlock<kPartAcc>(acc + h * kPartAcc, blk, s_a0 * s_b[h], s_a1 * s_b[h]);
           }
           s_a0 = n_a0;
           s_a1 = n_a1;
