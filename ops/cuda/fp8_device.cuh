@@ -14,6 +14,7 @@
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "fp8ops/quantize.h"
@@ -64,6 +65,22 @@ cudaError_t LaunchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, s
   cfg.attrs = attr;
   cfg.numAttrs = dependent ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<Args&&>(args)...);
+}
+
+// Lets kKernel use `bytes` of dynamic shared memory (the default limit is 48 KB): the attribute
+// is per function and device, set once per device (the first 64; others at every call) rather
+// than by a runtime call at every launch. `bytes` is the same at every call for one kernel. Host.
+template <auto kKernel>
+cudaError_t AllowDynamicSmem(int bytes) {
+  static std::atomic<bool> done[64];
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+  const bool cached = dev >= 0 && dev < 64;
+  if (cached && done[dev].load(std::memory_order_acquire)) return cudaSuccess;
+  const cudaError_t e =
+      cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e == cudaSuccess && cached) done[dev].store(true, std::memory_order_release);
+  return e;
 }
 
 // mbarriers and the bulk copy engine (sm_90; callers guard with __CUDA_ARCH__ >= 900). Barrier and

@@ -453,12 +453,8 @@ cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
   p.tiles_n = static_cast<int>((a.n + BN - 1) / BN);
   p.num_tiles = p.tiles_m * p.tiles_n;
   p.vec_store = a.n % 2 == 0 && reinterpret_cast<uintptr_t>(a.y) % (2 * sizeof(OutT)) == 0;
-  auto kernel = W8A8WgmmaKernel<FA, FB, OutT, BN, kStages, kDB>;
-  if (cudaError_t e =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
-      e != cudaSuccess) {
-    return e;
-  }
+  constexpr auto kernel = W8A8WgmmaKernel<FA, FB, OutT, BN, kStages, kDB>;
+  if (cudaError_t e = detail::AllowDynamicSmem<kernel>(C::kSmem); e != cudaSuccess) return e;
   const int grid = std::min(p.num_tiles, CurrentSmCountOrDefault());
   g_last_grid.store(grid);
   kernel<<<grid, kThreads, C::kSmem, stream>>>(map_a, map_b, p);

@@ -80,6 +80,26 @@ __device__ __forceinline__ void CpAsyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// The cp.async ring of both mma.sync kernels: RingFill queues tiles 0 .. kStages - 2; RingNext,
+// at the top of K tile kt, waits for tile kt, then (after a barrier: every thread is done with
+// the stage it refills) queues tile kt + kStages - 1. load(stage, tile) issues one tile's copies.
+template <int kStages, typename Load>
+__device__ __forceinline__ void RingFill(int ktiles, Load&& load) {
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    CpAsyncCommit();
+  }
+}
+template <int kStages, typename Load>
+__device__ __forceinline__ void RingNext(int kt, int ktiles, Load&& load) {
+  CpAsyncWait<kStages - 2>();
+  __syncthreads();
+  const int pre = kt + kStages - 1;
+  if (pre < ktiles) load(pre % kStages, pre);
+  CpAsyncCommit();
+}
+
 // Two FP8 codes (low byte first) -> the A type's pair, low element in the low 16 bits. Exact.
 template <int BF, bool kBf16>
 __device__ __forceinline__ uint32_t DecodePair(uint32_t codes) {
@@ -274,18 +294,12 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMmaKernel(WoParams p)
     PromoteFrags<WM, WN>(acc, blk, sc);
   };
 
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < ktiles) LoadTile<T, kVec>(p, smem + s * T::kStageBytes, m0, n0, s * kBK, tid);
-    CpAsyncCommit();
-  }
+  auto load = [&](int stage, int tile) {
+    LoadTile<T, kVec>(p, smem + stage * T::kStageBytes, m0, n0, tile * kBK, tid);
+  };
+  RingFill<kStages>(ktiles, load);
   for (int kt = 0; kt < ktiles; ++kt) {
-    CpAsyncWait<kStages - 2>();
-    __syncthreads();  // tile kt is in; every thread is done with the stage refilled below
-    const int pre = kt + kStages - 1;
-    if (pre < ktiles)
-      LoadTile<T, kVec>(p, smem + (pre % kStages) * T::kStageBytes, m0, n0, pre * kBK, tid);
-    CpAsyncCommit();
+    RingNext<kStages>(kt, ktiles, load);
 
     const uint8_t* stage = smem + (kt % kStages) * T::kStageBytes;
     const uint16_t* sa =
@@ -407,18 +421,12 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32) WoMma2Kernel(WoParams p
     }
   };
 
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < ktiles) LoadTile2<T, BK>(p, smem + s * T::kStageBytes, m0, n0, s * BK, tid);
-    CpAsyncCommit();
-  }
+  auto load = [&](int stage, int tile) {
+    LoadTile2<T, BK>(p, smem + stage * T::kStageBytes, m0, n0, tile * BK, tid);
+  };
+  RingFill<STAGES>(ktiles, load);
   for (int kt = 0; kt < ktiles; ++kt) {
-    CpAsyncWait<STAGES - 2>();
-    __syncthreads();  // tile kt is in; every thread is done with the stage refilled below
-    const int pre = kt + STAGES - 1;
-    if (pre < ktiles)
-      LoadTile2<T, BK>(p, smem + (pre % STAGES) * T::kStageBytes, m0, n0, pre * BK, tid);
-    CpAsyncCommit();
+    RingNext<STAGES>(kt, ktiles, load);
 
     const uint8_t* stage = smem + (kt % STAGES) * T::kStageBytes;
 #pragma unroll
@@ -671,15 +679,9 @@ __global__ void __launch_bounds__(WGS * 128, 1) WoWgmmaKernel(WoParams p) {
 template <bool kBf16, int BF, int WARPS_M, int WARPS_N, int WM, int WN, bool kVec, bool kOneBlock>
 cudaError_t LaunchTile(const WoParams& p, cudaStream_t s) {
   using T = Tile<WARPS_M, WARPS_N, WM, WN>;
-  auto kernel = WoMmaKernel<kBf16, BF, WARPS_M, WARPS_N, WM, WN, kVec, kOneBlock>;
+  constexpr auto kernel = WoMmaKernel<kBf16, BF, WARPS_M, WARPS_N, WM, WN, kVec, kOneBlock>;
   if (T::kSmem > 48 * 1024) {
-    // Per device and instantiation would be exact; the attribute is per function and cheap to
-    // set again, so it is set on every launch (a benign race between threads).
-    if (cudaError_t e =
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmem);
-        e != cudaSuccess) {
-      return e;
-    }
+    if (cudaError_t e = detail::AllowDynamicSmem<kernel>(T::kSmem); e != cudaSuccess) return e;
   }
   const dim3 grid(static_cast<unsigned>((p.m + T::kBM - 1) / T::kBM),
                   static_cast<unsigned>((p.n + T::kBN - 1) / T::kBN));
@@ -691,13 +693,9 @@ template <bool kBf16, int BF, int WARPS_M, int WARPS_N, int WM, int WN, int BK, 
           bool kOneBlock>
 cudaError_t LaunchTile2(const WoParams& p, cudaStream_t s) {
   using T = Tile2<WARPS_M, WARPS_N, WM, WN, BK, STAGES>;
-  auto kernel = WoMma2Kernel<kBf16, BF, WARPS_M, WARPS_N, WM, WN, BK, STAGES, kOneBlock>;
+  constexpr auto kernel = WoMma2Kernel<kBf16, BF, WARPS_M, WARPS_N, WM, WN, BK, STAGES, kOneBlock>;
   if (T::kSmem > 48 * 1024) {
-    if (cudaError_t e =
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmem);
-        e != cudaSuccess) {
-      return e;
-    }
+    if (cudaError_t e = detail::AllowDynamicSmem<kernel>(T::kSmem); e != cudaSuccess) return e;
   }
   const dim3 grid(static_cast<unsigned>((p.m + T::kBM - 1) / T::kBM),
                   static_cast<unsigned>((p.n + T::kBN - 1) / T::kBN));
@@ -729,12 +727,8 @@ cudaError_t LaunchConfig(const WoParams& p, WoTile tile, cudaStream_t s) {
 template <bool kBf16, int BF, int WGS, int BMT, int STAGES>
 cudaError_t LaunchWg(const WoParams& p, cudaStream_t s) {
   using T = WgTile<WGS, BMT, STAGES>;
-  auto kernel = WoWgmmaKernel<kBf16, BF, WGS, BMT, STAGES>;
-  if (cudaError_t e =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmem);
-      e != cudaSuccess) {
-    return e;
-  }
+  constexpr auto kernel = WoWgmmaKernel<kBf16, BF, WGS, BMT, STAGES>;
+  if (cudaError_t e = detail::AllowDynamicSmem<kernel>(T::kSmem); e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>((p.n + T::kBN - 1) / T::kBN),
                   static_cast<unsigned>((p.m + BMT - 1) / BMT));
   kernel<<<grid, T::kThreads, T::kSmem, s>>>(p);

@@ -565,21 +565,11 @@ cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tile
   return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, pdl, s);
 }
 
-// The bulk-copy kernel needs more than the default 48 KB of shared memory: raised once per
-// device and format pair.
 template <int AF, int BF>
 cudaError_t LaunchMmaBulk(const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
-  static std::atomic<bool> raised[64];
-  int dev = 0;
-  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
-  if (dev < 0 || dev >= 64) return cudaErrorInvalidDevice;
-  if (!raised[dev].load()) {
-    if (cudaError_t e = cudaFuncSetAttribute(
-            GemvMmaBulkKernel<AF, BF>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSmem);
-        e != cudaSuccess) {
-      return e;
-    }
-    raised[dev].store(true);
+  if (cudaError_t e = detail::AllowDynamicSmem<GemvMmaBulkKernel<AF, BF>>(kBulkSmem);
+      e != cudaSuccess) {
+    return e;
   }
   return LaunchWithPdl(GemvMmaBulkKernel<AF, BF>, p, grid, pdl, s, kBulkSmem);
 }

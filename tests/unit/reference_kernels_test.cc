@@ -22,6 +22,7 @@
 
 #include "fp8ops/dtype.h"
 #include "fp8ops/quantize.h"
+#include "tests/common/gemm_test_data.h"
 #include "tests/unit/numeric_reference.h"
 
 namespace fp8ops {
@@ -101,53 +102,22 @@ struct GemmCase {
   }
 };
 
-// Inputs of one case, made with the library's quantizer from random floats (the reference below
-// reads codes and scales on its own, so a layout error in either would show).
-struct GemmData {
-  std::vector<uint8_t> a;  // codes or float/f16/bf16 bytes
-  std::vector<float> a_scale;
-  std::vector<uint8_t> b;
-  std::vector<float> b_scale;
-  std::vector<uint8_t> bias;
-};
+// Inputs of one case, made with the library's quantizer from random floats by the builder the
+// kernel tests share (tests/common/gemm_test_data.h); the reference below reads codes and scales
+// on its own, so a layout error in either would show.
+using GemmData = testing::GemmInputs;
+
+testing::GemmCase Shared(const GemmCase& c) {
+  return {c.m, c.n, c.k, c.g.bn, c.g.bk, c.g.a_block, c.a_type, c.b_fmt, c.out, c.bias};
+}
 
 GemmData MakeData(const GemmCase& c, std::mt19937& rng) {
-  GemmData d;
-  if (IsFp8DType(c.a_type)) {
-    const auto x = AsFloats(RandomFloats(c.m * c.k, DType::kFloat, rng), DType::kFloat, c.m * c.k);
-    d.a.resize(static_cast<size_t>(c.m * c.k));
-    d.a_scale.resize(static_cast<size_t>(c.m * NumBlocks(c.k, c.g.a_block)));
-    QuantizeRowGroups(x.data(), c.m, c.k, c.g.a_block, {ToFp8Format(c.a_type), true, false},
-                      d.a.data(), d.a_scale.data());
-  } else {
-    d.a = RandomFloats(c.m * c.k, c.a_type, rng);
-  }
-  const auto w =
-      AsFloats(RandomFloats(c.n * c.k, DType::kFloat, rng, 0.05f), DType::kFloat, c.n * c.k);
-  d.b.resize(static_cast<size_t>(c.n * c.k));
-  d.b_scale.resize(static_cast<size_t>(NumBlocks(c.n, c.g.bn) * NumBlocks(c.k, c.g.bk)));
-  QuantizeBlocks2D(w.data(), c.n, c.k, c.g.bn, c.g.bk, {c.b_fmt, true, false}, d.b.data(),
-                   d.b_scale.data());
-  if (c.bias) d.bias = RandomFloats(c.n, c.out, rng);
-  return d;
+  const auto x = AsFloats(RandomFloats(c.m * c.k, DType::kFloat, rng), DType::kFloat, c.m * c.k);
+  return testing::MakeGemmInputs(Shared(c), x, rng);
 }
 
 reference::GemmProblem Problem(const GemmCase& c, const GemmData& d, void* y) {
-  reference::GemmProblem p;
-  p.m = c.m;
-  p.n = c.n;
-  p.k = c.k;
-  p.a = d.a.data();
-  p.a_type = c.a_type;
-  p.a_scale = IsFp8DType(c.a_type) ? d.a_scale.data() : nullptr;
-  p.a_block = c.g.a_block;
-  p.b = d.b.data();
-  p.b_format = c.b_fmt;
-  p.b_scale = d.b_scale.data();
-  p.block_n = c.g.bn;
-  p.block_k = c.g.bk;
-  p.bias = c.bias ? d.bias.data() : nullptr;
-  p.out_type = c.out;
+  reference::GemmProblem p = testing::ReferenceProblem(Shared(c), d);
   p.y = y;
   return p;
 }
