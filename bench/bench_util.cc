@@ -161,6 +161,12 @@ double MeasureFmaGflops(Pool& pool, int reps) {
   return 0;
 }
 
+double MeasureAmxBf16Gflops(Pool& pool, int reps) {
+  if (!cpu::IsaSupported(cpu::Isa::kAvx512Amx)) return 0;
+  return PeakLoop(pool, reps, cpu::GemmKernelsFor(cpu::Isa::kAvx512Amx)->calib_amx,
+                  4 * 16 * 16 * 32 * 2.0);
+}
+
 double MeasureBf16DotGflops(Pool& pool, int reps) {
   if (!cpu::IsaSupported(cpu::Isa::kAvx512Bf16)) return 0;
   return PeakLoop(pool, reps, cpu::GemmKernelsFor(cpu::Isa::kAvx512Bf16)->calib_bf16, 24 * 64.0);

@@ -46,6 +46,8 @@ double MeasureReadGBps(Pool& pool, size_t bytes, int reps);
 // `reps`; and the same for AVX512_BF16 dot products (0 if the CPU lacks them).
 double MeasureFmaGflops(Pool& pool, int reps);
 double MeasureBf16DotGflops(Pool& pool, int reps);
+// AMX TDPBF16PS on tiles in L1, all threads (0 without AMX).
+double MeasureAmxBf16Gflops(Pool& pool, int reps);
 
 }  // namespace fp8ops::bench
 

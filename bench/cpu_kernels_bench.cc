@@ -177,7 +177,7 @@ void GemmArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "isa", "a"});
   for (int64_t m : {1, 16, 128, 512}) {
     for (auto nk : {std::pair<int64_t, int64_t>{4096, 4096}, {14336, 4096}, {4096, 14336}}) {
-      for (int isa : {1, 2, 3}) {
+      for (int isa : {1, 2, 3, 4}) {
         for (int mode : {kW8A8, kWeightOnlyF32}) b->Args({m, nk.first, nk.second, isa, mode});
       }
     }
@@ -290,6 +290,17 @@ void BM_Bf16DotPeak(benchmark::State& state) {
   state.counters["GFLOP/s"] = g;
 }
 BENCHMARK(BM_Bf16DotPeak)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_AmxBf16Peak(benchmark::State& state) {
+  if (!cpu::IsaSupported(Isa::kAvx512Amx)) {
+    state.SkipWithError("no AMX-BF16 on this CPU (or the OS did not grant it)");
+    return;
+  }
+  double g = 0;
+  for (auto _ : state) g = MeasureAmxBf16Gflops(ThePool(), 5);
+  state.counters["GFLOP/s"] = g;
+}
+BENCHMARK(BM_AmxBf16Peak)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fp8ops::bench

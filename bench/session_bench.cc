@@ -323,14 +323,15 @@ int Main(int argc, char** argv) {
   const double dram = MeasureReadGBps(pool, size_t{1} << 30, 5);
   const double fma = MeasureFmaGflops(pool, 5);
   const double bf16 = MeasureBf16DotGflops(pool, 5);
+  const double amx = MeasureAmxBf16Gflops(pool, 5);
   std::printf(
       "# fp8ops session benchmark: ONNX Runtime CPU EP, %d intra-op threads, median of %d runs\n",
       threads, runs);
   std::printf("# fp8ops CPU kernels: %s\n", cpu::IsaName(cpu::ActiveIsa()));
   std::printf(
       "# ceilings on %d threads: DRAM read %.1f GB/s, FP32 FMA %.0f GFLOP/s, BF16 dot %.0f "
-      "GFLOP/s\n\n",
-      threads, dram, fma, bf16);
+      "GFLOP/s, AMX BF16 %.0f GFLOP/s\n\n",
+      threads, dram, fma, bf16, amx);
 
   std::printf("| shape MxKxN[xL] | FP8 weights MB |");
   for (const auto& k : kinds) std::printf(" %s ms |", k.c_str());

@@ -24,7 +24,8 @@ Isa ChooseActive() {
     const auto want = ParseIsa(env);
     if (!want) {
       std::fprintf(stderr,
-                   "fp8ops: ignoring FP8OPS_CPU_ISA=%s (want scalar|avx2|avx512|avx512_bf16)\n",
+                   "fp8ops: ignoring FP8OPS_CPU_ISA=%s (want "
+                   "scalar|avx2|avx512|avx512_bf16|avx512_amx)\n",
                    env);
     } else {
       Isa isa = *want;
@@ -56,6 +57,8 @@ const Fp8GemmKernels* GemmKernelsFor(Isa isa) {
     case Isa::kAvx512:
     case Isa::kAvx512Bf16:
       return &kFp8GemmAvx512;
+    case Isa::kAvx512Amx:
+      return &kFp8GemmAvx512Amx;
   }
 #endif
   (void)isa;
@@ -72,6 +75,7 @@ const QuantizeFp8Kernels* QuantizeKernelsFor(Isa isa) {
       return &kQuantizeFp8Avx2;
     case Isa::kAvx512:
     case Isa::kAvx512Bf16:
+    case Isa::kAvx512Amx:
       return &kQuantizeFp8Avx512;
   }
 #endif

@@ -1,7 +1,9 @@
 // Picks the kernel tables: once per process, from the CPU (ops/cpu/isa.h) and the environment
-// variable FP8OPS_CPU_ISA=scalar|avx2|avx512|avx512_bf16 (a level the CPU lacks falls back to the
-// best supported one below it, with a warning on stderr).
+// variable FP8OPS_CPU_ISA=scalar|avx2|avx512|avx512_bf16|avx512_amx (a level the CPU lacks falls
+// back to the best supported one below it, with a warning on stderr).
 //
+// With AMX (avx512_amx) and no override, that level is taken without calibration: its tile
+// multiplies run at over ten times the FP32 FMA rate.
 // On a CPU with AVX512_BF16 and no override, a short calibration (well under a millisecond)
 // times vdpbf16ps against FP32 FMA: avx512_bf16 is chosen only if the bf16 dot product gives at
 // least 0.9x the FMA's FLOP rate (on some CPUs it runs at half that rate, on others at twice).

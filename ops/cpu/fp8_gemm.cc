@@ -12,6 +12,7 @@ namespace {
 
 constexpr int64_t kGemvRowsPerTask = 64;
 constexpr int64_t kTileRowsPerTask = 48;   // B rows (multiple of the microkernels' mr)
+constexpr int64_t kMaxTileRowsPerTask = 384;
 constexpr int64_t kTileColsPerTask = 256;  // M columns
 // K of one tile pass: as long as the A^T slice (all M columns of the task) and the decoded B tile
 // stay in L2, so that B streams in long runs per row (short runs of many rows defeat the
@@ -196,8 +197,8 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   if (fp8_a && in.a_block > 0 && in.a_block < K && in.a_block % b.seg != 0) {
     return absl::InvalidArgumentError("FP8GEMM: a_block differs from the one B was prepared for");
   }
-  const bool use_bf16 = b.isa == Isa::kAvx512Bf16 && kt->gemv_bf16 != nullptr &&
-                        (fp8_a || in.a_type == DType::kBFloat16);
+  const bool use_bf16 = (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx) &&
+                        kt->gemv_bf16 != nullptr && (fp8_a || in.a_type == DType::kBFloat16);
   const int64_t nseg = b.nseg, cps = b.cps, chunk = b.chunk;
   const int64_t nchunks = nseg * cps, kp = nchunks * chunk;  // K' (segments padded to chunks)
   const uint8_t* order = use_bf16 ? kt->a_order_bf16 : kt->a_order_f32;
@@ -216,12 +217,19 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   };
   const float* table = fp8_a ? Fp8DecodeTable(ToFp8Format(in.a_type)) : nullptr;
   const int asize = fp8_a ? 1 : DTypeSize(in.a_type);
+  // Where chunk gi lies in a row of A: its segment, first K index and length (<= chunk, >= 0).
+  struct ChunkSpan {
+    int64_t s, k0, len;
+  };
+  auto span_of = [&](int64_t gi) {
+    const int64_t s = gi / cps, c = gi % cps;
+    return ChunkSpan{s, s * b.seg + c * chunk,
+                     std::max<int64_t>(0, std::min<int64_t>(chunk, std::min(b.seg, K - s * b.seg) -
+                                                                       c * chunk))};
+  };
   // Chunk gi of row m in K order as float, zero past its segment (times A's scale if `scaled`).
   auto load_chunk = [&](int64_t m, int64_t gi, bool scaled, float* v) {
-    const int64_t s = gi / cps, c = gi % cps;
-    const int64_t k0 = s * b.seg + c * chunk;
-    const int64_t len =
-        std::max<int64_t>(0, std::min<int64_t>(chunk, std::min(b.seg, K - s * b.seg) - c * chunk));
+    const auto [s, k0, len] = span_of(gi);
     if (fp8_a) {
       const uint8_t* src = static_cast<const uint8_t*>(in.a) + m * K + k0;
       const float sc = scaled ? a_scale_of(m, s) : 1.0f;
@@ -230,6 +238,23 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       LoadAsFloat(static_cast<const char*>(in.a) + (m * K + k0) * asize, in.a_type, len, v);
     }
     std::fill(v + len, v + chunk, 0.0f);
+  };
+
+  // The same as bfloat16 bits, for the bf16 kernels (FP8 and bfloat16 values are exact in
+  // bfloat16): without the float round trip, as the tile path prepares M x K of them.
+  uint16_t bf16_of_code[256] = {};
+  if (use_bf16 && fp8_a) {
+    for (int c = 0; c < 256; ++c) bf16_of_code[c] = Bf16Bits(table[c]);
+  }
+  auto bf16_chunk = [&](int64_t m, int64_t gi, uint16_t* h) {
+    const ChunkSpan sp = span_of(gi);
+    if (fp8_a) {
+      const uint8_t* src = static_cast<const uint8_t*>(in.a) + m * K + sp.k0;
+      for (int64_t j = 0; j < sp.len; ++j) h[j] = bf16_of_code[src[j]];
+    } else if (sp.len > 0) {
+      std::memcpy(h, static_cast<const uint16_t*>(in.a) + m * K + sp.k0, sp.len * sizeof(uint16_t));
+    }
+    std::fill(h + sp.len, h + chunk, uint16_t{0});
   };
 
   if (!tile_path) {
@@ -243,11 +268,13 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     for (int64_t m = 0; m < M; ++m) {
       for (int64_t s = 0; s < nseg; ++s) ascale[m * nseg + s] = a_scale_of(m, s);
       for (int64_t gi = 0; gi < nchunks; ++gi) {
-        load_chunk(m, gi, false, v);
         if (use_bf16) {
+          uint16_t h[64];
+          bf16_chunk(m, gi, h);
           uint16_t* dst = a16 + m * kp + gi * chunk;
-          for (int64_t j = 0; j < chunk; ++j) dst[j] = Bf16Bits(v[order[j]]);
+          for (int64_t j = 0; j < chunk; ++j) dst[j] = h[order[j]];
         } else {
+          load_chunk(m, gi, false, v);
           float* dst = a32 + m * kp + gi * chunk;
           for (int64_t j = 0; j < chunk; ++j) dst[j] = v[order[j]];
         }
@@ -277,11 +304,11 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     });
   }
 
-  // ---- larger M: C^T = B * A^T. A^T in the decoder's order: float times A's scales, packed in
-  // panels of nvw columns (the microkernel's width; the last one narrower): panel j0 is
+  // ---- larger M: C^T = B * A^T. A^T in the decoder's order, packed in panels of nvw columns
+  // (the microkernel's width; the last one narrower): float times A's scales, panel j0 is
   // [K'][w] at at32 + j0 * K', so the microkernel streams it contiguously (rows of a [K'][mpad]
-  // A^T, 4 * mpad bytes apart, fall into few L1 sets and were reloaded from L2); or bf16 pairs
-  // [K' / 2][mpad] (uint32) with the scales apart ([nseg][mpad]).
+  // A^T, 4 * mpad bytes apart, fall into few L1 sets and were reloaded from L2); or bf16 pairs,
+  // panel j0 [K' / 2][w] (uint32) at at16 + j0 * K' / 2, with the scales apart ([nseg][mpad]).
   const int64_t nvw = (use_bf16 ? kt->max_nv_bf16 : kt->max_nv) * vec;
   std::vector<float> at32_buf;
   std::vector<uint32_t> at16_buf;
@@ -305,17 +332,18 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       const int64_t g0 = (static_cast<int64_t>(t) / ncol) * kPrepChunksPerTask;
       const int64_t g1 = std::min(nchunks, g0 + kPrepChunksPerTask);
       float v[64];
+      uint16_t h[64];
       for (int64_t m = c0; m < std::min(M, c0 + 16); ++m) {
+        const int64_t p0 = m / nvw * nvw, w = std::min(nvw, mpad - p0);
         for (int64_t gi = g0; gi < g1; ++gi) {
-          load_chunk(m, gi, !use_bf16, v);
           if (use_bf16) {
-            uint32_t* dst = at16 + gi * (chunk / 2) * mpad + m;
+            bf16_chunk(m, gi, h);
+            uint32_t* dst = at16 + p0 * (kp / 2) + gi * (chunk / 2) * w + (m - p0);
             for (int64_t q = 0; q < chunk / 2; ++q) {
-              dst[q * mpad] = Bf16Bits(v[order[2 * q]]) |
-                              (static_cast<uint32_t>(Bf16Bits(v[order[2 * q + 1]])) << 16);
+              dst[q * w] = h[order[2 * q]] | (static_cast<uint32_t>(h[order[2 * q + 1]]) << 16);
             }
           } else {
-            const int64_t p0 = m / nvw * nvw, w = std::min(nvw, mpad - p0);
+            load_chunk(m, gi, true, v);
             float* dst = at32 + p0 * kp + gi * chunk * w + (m - p0);
             for (int64_t j = 0; j < chunk; ++j) dst[j * w] = v[order[j]];
           }
@@ -328,19 +356,21 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   // M blocks of whole panels.
   const int64_t nmb = CeilDiv(mpad, kTileColsPerTask);
   const int64_t mb = RoundUp(CeilDiv(mpad, nmb), nvw);
-  const int64_t nrb = CeilDiv(N, kTileRowsPerTask);
+  const int64_t task_rows =
+      use_bf16 ? std::min<int64_t>(kt->tile_rows_bf16, kMaxTileRowsPerTask) : kTileRowsPerTask;
+  const int64_t nrb = CeilDiv(N, task_rows);
   const int64_t esize = use_bf16 ? 2 : 4;
   const int64_t mb_max = std::min(mb, mpad);  // the widest task
-  int64_t kc = std::max(kTileKcMin, std::min(kTileABudget / (mb_max * esize),
-                                             kTileBBudget / (kTileRowsPerTask * esize)));
+  int64_t kc = std::max(
+      kTileKcMin, std::min(kTileABudget / (mb_max * esize), kTileBBudget / (task_rows * esize)));
   if (!use_bf16 && kt->kc_f32 > 0) {  // one of the kernels' strides (kernel_abi.h)
     const int64_t kf = kt->kc_f32;
     kc = 4 * kf <= kc && mb_max <= 2 * vec ? 4 * kf : 2 * kf <= kc ? 2 * kf : kf;
   }
   const int64_t gc = std::max<int64_t>(1, kc / chunk);
   return parallel(static_cast<size_t>(nrb * nmb), [&](size_t t) {
-    const int64_t r0 = (static_cast<int64_t>(t) / nmb) * kTileRowsPerTask;
-    const int64_t rows = std::min(N, r0 + kTileRowsPerTask) - r0;
+    const int64_t r0 = (static_cast<int64_t>(t) / nmb) * task_rows;
+    const int64_t rows = std::min(N, r0 + task_rows) - r0;
     const int64_t m0 = (static_cast<int64_t>(t) % nmb) * mb;
     const int64_t m1 = std::min(mpad, m0 + mb);
     if (m0 >= m1) return;
@@ -356,8 +386,12 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     uint16_t* tile16 = nullptr;
     float* tile32 = nullptr;
     if (use_bf16) {
-      tile16 = AlignedScratch(ThreadScratchU16(), rows * ldt);
+      // Whole tiles of 16 rows: the AMX microkernel reads them all (rows past `rows` are zero).
+      const int64_t rows16 = RoundUp(rows, 16);
+      tile16 = AlignedScratch(ThreadScratchU16(), rows16 * ldt);
+      std::fill(tile16 + rows * ldt, tile16 + rows16 * ldt, uint16_t{0});
       bsc.resize(static_cast<size_t>(rows));
+      if (kt->tile_begin != nullptr) kt->tile_begin();
     } else {
       tile32 = AlignedScratch(ThreadScratchF32(1), rows * ldt);
     }
@@ -385,19 +419,20 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
           bsc[i] = b.b_scale[((r0 + i) / b.bn) * b.nbk + b.seg_kb[s]];
         }
         for (int64_t j0 = m0; j0 < m1; j0 += nvw) {
-          const int64_t nv = std::min(nvw, m1 - j0) / vec;
+          const int64_t w = std::min(nvw, m1 - j0);  // the panel's width
           for (int64_t i0 = 0; i0 < rows; i0 += mr) {
-            kt->gemm_bf16(std::min(mr, rows - i0), nv, (gb - ga) * chunk / 2,
+            kt->gemm_bf16(std::min(mr, rows - i0), w / vec, (gb - ga) * chunk / 2,
                           tile + i0 * (ldt / 2) + (ga - g0) * chunk / 2, ldt / 2,
-                          at16 + ga * (chunk / 2) * mpad + j0, mpad, bsc.data() + i0,
+                          at16 + j0 * (kp / 2) + ga * (chunk / 2) * w, w, bsc.data() + i0,
                           ascale_t.data() + s * mpad + j0, c + i0 * ldc + (j0 - m0), ldc);
           }
         }
         ga = gb;
       }
     }
+    if (use_bf16 && kt->tile_end != nullptr) kt->tile_end();
     // Y[m][r0 + i] = C^T[i][m] + bias.
-    float col[kTileRowsPerTask];
+    float col[kMaxTileRowsPerTask];
     for (int64_t m = m0; m < std::min(M, m1); ++m) {
       for (int64_t i = 0; i < rows; ++i) col[i] = c[i * ldc + (m - m0)];
       StoreRow(col, bias_ptr ? bias_ptr + r0 : nullptr, rows, in.out_type,

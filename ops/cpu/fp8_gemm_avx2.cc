@@ -336,6 +336,7 @@ extern const Fp8GemmKernels kFp8GemmAvx2 = {
     {kMr, kMr, 0, 0},
     /*mr_bf16=*/0,
     /*max_nv_bf16=*/0,
+    /*tile_rows_bf16=*/0,
     /*kc_f32=*/0,  // from the driver's L2 budgets
     kOrder.v,
     nullptr,
@@ -348,6 +349,9 @@ extern const Fp8GemmKernels kFp8GemmAvx2 = {
     nullptr,
     CalibFma,
     nullptr,
+    /*tile_begin=*/nullptr,
+    /*tile_end=*/nullptr,
+    /*calib_amx=*/nullptr,
 };
 
 }  // namespace fp8ops::cpu

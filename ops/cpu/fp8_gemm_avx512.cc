@@ -39,6 +39,7 @@ constexpr int kMaxNv = 4;
 constexpr int kMrF32[kMaxNv] = {12, 12, 8, 6};
 constexpr int kMrBf16 = 12;
 constexpr int kMaxNvBf16 = 2;
+constexpr int kTileRowsBf16 = 48;
 // K' per pass of the float tile path: kTileKc, 2 kTileKc or 4 kTileKc (kernel_abi.h). The tile
 // rows are then kc + 16 floats apart (one cache line more than the codes, see fp8_gemm.cc), a
 // compile-time stride, so that one register addresses all tile rows of a microkernel call.
@@ -591,29 +592,50 @@ __attribute__((target("avx512bf16"))) float CalibBf16(int64_t iters) {
   return _mm512_reduce_add_ps(s);
 }
 
+// The AVX-512 table; with `amx`, the AMX tile microkernel takes the bf16 tile path (its B rows
+// and M columns per call are two tiles each, its tasks more rows).
+constexpr Fp8GemmKernels MakeTable(bool amx) {
+  Fp8GemmKernels t = {
+      kChunk,
+      16,
+      kGemvMaxM,
+      /*gemv_scratch=*/4,
+      kMaxNv,
+      {kMrF32[0], kMrF32[1], kMrF32[2], kMrF32[3]},
+      kMrBf16,
+      kMaxNvBf16,
+      kTileRowsBf16,
+      kTileKc,
+      kOrders.f32,
+      kOrders.bf16,
+      /*flag_rows=*/nullptr,  // the decoder is exact for every code
+      GemvF32Dispatch,
+      GemvBf16Dispatch,
+      DecodeF32,
+      DecodeBf16,
+      GemmF32Dispatch,
+      GemmBf16Dispatch,
+      CalibFma,
+      CalibBf16,
+      /*tile_begin=*/nullptr,
+      /*tile_end=*/nullptr,
+      /*calib_amx=*/nullptr,
+  };
+  if (amx) {
+    t.mr_bf16 = amx::kMr;
+    t.max_nv_bf16 = amx::kMaxNv;
+    t.tile_rows_bf16 = amx::kTileRows;
+    t.gemm_bf16 = amx::GemmBf16;
+    t.tile_begin = amx::TileBegin;
+    t.tile_end = amx::TileEnd;
+    t.calib_amx = amx::CalibTdp;
+  }
+  return t;
+}
+
 }  // namespace
 
-extern const Fp8GemmKernels kFp8GemmAvx512 = {
-    kChunk,
-    16,
-    kGemvMaxM,
-    /*gemv_scratch=*/4,
-    kMaxNv,
-    {kMrF32[0], kMrF32[1], kMrF32[2], kMrF32[3]},
-    kMrBf16,
-    kMaxNvBf16,
-    kTileKc,
-    kOrders.f32,
-    kOrders.bf16,
-    /*flag_rows=*/nullptr,  // the decoder is exact for every code
-    GemvF32Dispatch,
-    GemvBf16Dispatch,
-    DecodeF32,
-    DecodeBf16,
-    GemmF32Dispatch,
-    GemmBf16Dispatch,
-    CalibFma,
-    CalibBf16,
-};
+extern const Fp8GemmKernels kFp8GemmAvx512 = MakeTable(false);
+extern const Fp8GemmKernels kFp8GemmAvx512Amx = MakeTable(true);
 
 }  // namespace fp8ops::cpu

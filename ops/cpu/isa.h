@@ -16,17 +16,23 @@ namespace fp8ops::cpu {
 //                the chunks holding zero/subnormal/NaN/Inf codes), FP32 FMA.
 //   kAvx512Bf16: kAvx512 plus AVX512_BF16; W8A8 and bfloat16-activation GEMMs use vdpbf16ps
 //                (FP8 values are exact in bfloat16), other activations use FP32 FMA.
-enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
+//   kAvx512Amx:  kAvx512Bf16 plus AMX-TILE and AMX-BF16 with the OS's permission for the tile data
+//                state (Linux arch_prctl, asked once): the larger-M W8A8 / bfloat16-activation
+//                GEMMs multiply decoded bfloat16 tiles with TDPBF16PS; everything else as
+//                kAvx512Bf16.
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3, kAvx512Amx = 4 };
 
 const char* IsaName(Isa isa);
-// Parses scalar | avx2 | avx512 | avx512_bf16 (case-insensitive).
+// Parses scalar | avx2 | avx512 | avx512_bf16 | avx512_amx (case-insensitive).
 std::optional<Isa> ParseIsa(const std::string& name);
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vbmi = false, avx512bf16 = false;
+  bool amx_tile = false, amx_bf16 = false;
   bool os_avx = false, os_avx512 = false;  // xgetbv: the OS saves the YMM / ZMM state
+  bool os_amx = false;  // the OS saves the tile state and granted this process its use
 };
 // What this CPU and OS support (cpuid and xgetbv, read once).
 const CpuFeatures& DetectCpu();

@@ -76,6 +76,9 @@ struct Fp8GemmKernels {
   int mr[4];
   int mr_bf16;  // B rows and vectors per call of gemm_bf16
   int max_nv_bf16;
+  // B rows per task of the bf16 tile path (a multiple of mr_bf16): every task streams its M
+  // columns' A^T once per pass, so faster microkernels want more rows to share it.
+  int tile_rows_bf16;
   // K' per pass of the float tile path: 0: from the driver's L2 budgets; > 0 (a multiple of
   // chunk): that budget rounded down to kc_f32, 2 * kc_f32 or 4 * kc_f32 (the last only for tasks
   // of at most 2 * vec M columns), and gemm_f32 is called with ldt = kc + 16 (one cache line more
@@ -103,7 +106,8 @@ struct Fp8GemmKernels {
   void (*gemm_f32)(int64_t r, int64_t nv, int64_t kc, const float* tile, int64_t ldt,
                    const float* at, int64_t ldat, float* c, int64_t ldc);
   // bf16 pairs (r <= mr_bf16, nv <= max_nv_bf16), unscaled, one segment per call: kp pairs, tile
-  // row i = uint32 pairs at tile + i * ldt, at[p * ldat + j] the pair of A column j, and c[i][j] +=
+  // row i = uint32 pairs at tile + i * ldt, at[p * ldat + j] the pair of A column j (the driver
+  // packs A^T in panels of max_nv_bf16 * vec columns: ldat = the panel's width), and c[i][j] +=
   // (sum_p tile[i][p] . at[p][j]) * bscale[i] * ascale[j].
   void (*gemm_bf16)(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt,
                     const uint32_t* at, int64_t ldat, const float* bscale, const float* ascale,
@@ -112,7 +116,33 @@ struct Fp8GemmKernels {
   // dot products on full vectors (nullptr where not applicable). Return a value to keep.
   float (*calib_fma)(int64_t iters);
   float (*calib_bf16)(int64_t iters);
+  // Called by a thread before / after a tile-path task that calls gemm_bf16 (AMX: load / release
+  // the tile configuration); nullptr: nothing to do.
+  void (*tile_begin)();
+  void (*tile_end)();
+  // `iters` rounds of 4 independent AMX TDPBF16PS (16 x 16 x 32 each); nullptr without AMX.
+  float (*calib_amx)(int64_t iters);
 };
+
+// The AMX microkernel (ops/cpu/fp8_gemm_amx.cc) that the avx512_amx table puts in place of the
+// AVX-512 gemm_bf16; every other entry of that table is the AVX-512 one.
+namespace amx {
+constexpr int kMr = 32;    // B rows per gemm_bf16 call: two tiles of 16
+constexpr int kMaxNv = 2;  // vectors of 16 M columns per call: two tiles of 16
+// B rows per task: 96-192 measured 1.1-1.4x faster than 48 at M = 512 on a Xeon (Emerald Rapids),
+// 384 no better (bench/results/cpu_xeon_spr_2t_2026-11-23_amx.md).
+constexpr int kTileRows = 192;
+// gemm_bf16 of kernel_abi's contract with r <= kMr, nv <= kMaxNv and kp a multiple of 16 pairs.
+// Reads whole tiles: 16 tile rows (at tile + i * ldt for i < 16 * ceil(r / 16)) and 16 * nv
+// columns, so rows past r must be readable (their results are dropped).
+void GemmBf16(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt,
+              const uint32_t* at, int64_t ldat, const float* bscale, const float* ascale, float* c,
+              int64_t ldc);
+void TileBegin();
+void TileEnd();
+// `iters` rounds of 4 independent TDPBF16PS (16 x 16 x 32 each) on tiles in L1.
+float CalibTdp(int64_t iters);
+}  // namespace amx
 
 // ------------------------------------------------------------------------------- QuantizeFP8
 
@@ -137,6 +167,7 @@ struct QuantizeFp8Kernels {
 // The tables each ISA file exports.
 extern const Fp8GemmKernels kFp8GemmAvx2;
 extern const Fp8GemmKernels kFp8GemmAvx512;
+extern const Fp8GemmKernels kFp8GemmAvx512Amx;
 extern const QuantizeFp8Kernels kQuantizeFp8Avx2;
 extern const QuantizeFp8Kernels kQuantizeFp8Avx512;
 

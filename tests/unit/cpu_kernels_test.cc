@@ -35,7 +35,8 @@
 namespace fp8ops::cpu {
 namespace {
 
-constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Bf16};
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Bf16,
+                            Isa::kAvx512Amx};
 
 // The levels to test; prints the ones skipped.
 std::vector<Isa> TestedIsas() {
