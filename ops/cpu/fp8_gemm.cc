@@ -384,6 +384,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     const int64_t ldt = gc * chunk + 64 / esize;
     std::vector<float>& bsc = ThreadScratchF32(2);
     uint16_t* tile16 = nullptr;
+    alignas(64) uint8_t saved_tiles[amx::kTileConfigBytes];  // the thread's (kernel_abi.h)
     float* tile32 = nullptr;
     if (use_bf16) {
       // Whole tiles of 16 rows: the AMX microkernel reads them all (rows past `rows` are zero).
@@ -391,7 +392,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       tile16 = AlignedScratch(ThreadScratchU16(), rows16 * ldt);
       std::fill(tile16 + rows * ldt, tile16 + rows16 * ldt, uint16_t{0});
       bsc.resize(static_cast<size_t>(rows));
-      if (kt->tile_begin != nullptr) kt->tile_begin();
+      if (kt->tile_begin != nullptr) kt->tile_begin(saved_tiles);
     } else {
       tile32 = AlignedScratch(ThreadScratchF32(1), rows * ldt);
     }
@@ -430,7 +431,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
         ga = gb;
       }
     }
-    if (use_bf16 && kt->tile_end != nullptr) kt->tile_end();
+    if (use_bf16 && kt->tile_end != nullptr) kt->tile_end(saved_tiles);
     // Y[m][r0 + i] = C^T[i][m] + bias.
     float col[kMaxTileRowsPerTask];
     for (int64_t m = m0; m < std::min(M, m1); ++m) {

@@ -93,9 +93,22 @@ void GemmBf16(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t l
   return Block<1, 1>(r, kp, tile, ldt, at, ldat, bscale, ascale, c, ldc);
 }
 
-void TileBegin() { _tile_loadconfig(&kConfig); }
+void TileBegin(uint8_t* saved) {
+  _tile_storeconfig(saved);
+  _tile_loadconfig(&kConfig);
+}
 
-void TileEnd() { _tile_release(); }
+void TileEnd(const uint8_t* saved) {
+  if (saved[0] == 0) {  // palette 0: the tiles were not configured
+    _tile_release();
+  } else {
+    _tile_loadconfig(saved);
+  }
+}
+
+void ReadTileConfig(uint8_t* out) { _tile_storeconfig(out); }
+
+void LoadTileConfig(const uint8_t* config) { _tile_loadconfig(config); }
 
 float CalibTdp(int64_t iters) {
   alignas(64) uint16_t a[2][16 * 32], b[2][16 * 32];
@@ -103,7 +116,8 @@ float CalibTdp(int64_t iters) {
     a[0][i] = a[1][i] = 0x3F80;  // 1.0
     b[0][i] = b[1][i] = 0x3A83;  // ~1e-3
   }
-  TileBegin();
+  alignas(64) uint8_t saved[kTileConfigBytes];
+  TileBegin(saved);
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -120,7 +134,7 @@ float CalibTdp(int64_t iters) {
   }
   alignas(64) float out[16 * 16];
   _tile_stored(3, out, 64);
-  TileEnd();
+  TileEnd(saved);
   return out[0];
 }
 

@@ -116,10 +116,13 @@ struct Fp8GemmKernels {
   // dot products on full vectors (nullptr where not applicable). Return a value to keep.
   float (*calib_fma)(int64_t iters);
   float (*calib_bf16)(int64_t iters);
-  // Called by a thread before / after a tile-path task that calls gemm_bf16 (AMX: load / release
-  // the tile configuration); nullptr: nothing to do.
-  void (*tile_begin)();
-  void (*tile_end)();
+  // Called by a thread before / after a tile-path task that calls gemm_bf16; nullptr: nothing to
+  // do. AMX: tile_begin saves the thread's tile configuration into `saved` (64 bytes, 64-byte
+  // aligned) and loads the kernel's, tile_end restores the saved one (or releases the tiles if
+  // there was none), so that other AMX users of the thread (ONNX Runtime's MLAS configures a
+  // thread's tiles once and keeps them) find their state as they left it.
+  void (*tile_begin)(uint8_t* saved);
+  void (*tile_end)(const uint8_t* saved);
   // `iters` rounds of 4 independent AMX TDPBF16PS (16 x 16 x 32 each); nullptr without AMX.
   float (*calib_amx)(int64_t iters);
 };
@@ -138,8 +141,13 @@ constexpr int kTileRows = 192;
 void GemmBf16(int64_t r, int64_t nv, int64_t kp, const uint32_t* tile, int64_t ldt,
               const uint32_t* at, int64_t ldat, const float* bscale, const float* ascale, float* c,
               int64_t ldc);
-void TileBegin();
-void TileEnd();
+constexpr int kTileConfigBytes = 64;
+void TileBegin(uint8_t* saved);
+void TileEnd(const uint8_t* saved);
+// The thread's tile configuration (STTILECFG: all zero when the tiles are not configured) and
+// LDTILECFG, for tests.
+void ReadTileConfig(uint8_t* out);
+void LoadTileConfig(const uint8_t* config);
 // `iters` rounds of 4 independent TDPBF16PS (16 x 16 x 32 each) on tiles in L1.
 float CalibTdp(int64_t iters);
 }  // namespace amx

@@ -680,5 +680,38 @@ TEST(CpuFp8Gemm, ReadsCodesFromTheCallersBufferAndKeepsSmallMetadata) {
   }
 }
 
+// AMX: a GEMM leaves the calling thread's tile configuration as it found it (ONNX Runtime's MLAS
+// configures a thread's tiles once and relies on them staying configured): another
+// configuration is restored, unconfigured tiles are released again.
+TEST(CpuFp8Gemm, AmxKeepsTheThreadsTileConfiguration) {
+  if (!IsaSupported(Isa::kAvx512Amx)) {
+    GTEST_SKIP() << "ISA level avx512_amx: this CPU does not support it";
+  }
+  std::mt19937 rng(17);
+  GemmCase c{40, 70, 300, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kFloat, true};
+  const GemmData d = MakeData(c, rng);
+  auto prepared = PrepareB(SourceOf(c, d), Isa::kAvx512Amx);
+  ASSERT_EQ(prepared->isa, Isa::kAvx512Amx);
+
+  alignas(64) uint8_t other[amx::kTileConfigBytes] = {};
+  other[0] = 1;  // palette 1; tmm0 8 rows of 64 bytes, tmm1-7 16 rows of 32 bytes
+  for (int t = 0; t < 8; ++t) {
+    const uint16_t colsb = t == 0 ? 64 : 32;
+    std::memcpy(other + 16 + 2 * t, &colsb, 2);
+    other[48 + t] = t == 0 ? 8 : 16;
+  }
+  amx::LoadTileConfig(other);
+  CheckGemm(Isa::kAvx512Amx, c, d, RunPrepared(*prepared, d.b.data(), c, d, false));
+  alignas(64) uint8_t now[amx::kTileConfigBytes];
+  amx::ReadTileConfig(now);
+  EXPECT_EQ(std::memcmp(now, other, sizeof(now)), 0) << "the configuration was not restored";
+
+  alignas(64) const uint8_t none[amx::kTileConfigBytes] = {};
+  amx::TileEnd(none);  // release: no configuration
+  CheckGemm(Isa::kAvx512Amx, c, d, RunPrepared(*prepared, d.b.data(), c, d, false));
+  amx::ReadTileConfig(now);
+  EXPECT_EQ(std::memcmp(now, none, sizeof(now)), 0) << "the tiles were left configured";
+}
+
 }  // namespace
 }  // namespace fp8ops::cpu
