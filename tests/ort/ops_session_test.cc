@@ -1172,5 +1172,69 @@ TEST(ConcurrencySession, IntraOpThreads1And2GiveIdenticalResults) {
   }
 }
 
+// ONNX Runtime's own integer MatMul (MLAS, whose AMX kernels configure a thread's tiles once and
+// rely on them staying configured; whether it takes them depends on the build and the CPU) and
+// the FP8 pipeline (FP8GEMM's AMX tile path at this M on AMX CPUs) in one model on one intra-op
+// thread, run repeatedly: every run succeeds, the integer product is exact, the FP8 outputs stay
+// the same. The tile configuration itself is checked in cpu_kernels_test (AmxKeeps...).
+TEST(ConcurrencySession, OrtIntegerMatMulAndFp8GemmShareOneThread) {
+  std::mt19937 rng(12);
+  constexpr int64_t kM = 96, kK = 512, kN = 384;
+  GemmCase c{kE4M3, {kM, kK}, kN, kGrans[3], kE4M3, kF32, false};
+  const GemmInputs w = MakeGemmInputs(c, rng);
+  std::vector<uint8_t> wi(static_cast<size_t>(kK * kN));  // int8 [K, N]
+  std::uniform_int_distribution<int> q(-127, 127);
+  for (auto& v : wi) v = static_cast<uint8_t>(static_cast<int8_t>(q(rng)));
+  auto m = testing::NewModel();
+  AddInput(m, "x", kF32, {-1, kK});
+  AddInitializer(m, "B", kE4M3, w.b.shape, w.b.bytes);
+  AddInitializer(m, "B_scale", kF32, w.b_scale.shape, w.b_scale.bytes);
+  constexpr int32_t kI8 = 3;
+  AddInitializer(m, "Wi", kI8, {kK, kN}, wi);
+  AddNode(m, "DynamicQuantizeLinear", {"x"}, {"xu", "xus", "xuz"}, {}, "", "dql");
+  AddNode(m, "MatMulInteger", {"xu", "Wi", "xuz"}, {"yi"}, {}, "", "mmi");
+  AddNode(m, "QuantizeFP8", {"x"}, {"xq", "xs"}, {}, "fp8ops", "q");
+  AddNode(m, "FP8GEMM", {"xq", "xs", "B", "B_scale"}, {"y"}, {}, "fp8ops", "g");
+  for (const char* out : {"xu", "xuz", "yi", "xq", "xs", "y"}) AddOutput(m, out);
+  auto session = Load(m, 1);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const auto x = Raw(kF32, {kM, kK}, RandomOf(kF32, kM * kK, rng));
+  std::vector<HostTensor> first;
+  for (int run = 0; run < 4; ++run) {
+    auto out = (*session)->Run({{"x", x}});
+    ASSERT_TRUE(out.ok()) << "run " << run << ": " << out.status();
+    ASSERT_EQ(out->size(), 6u);
+    const HostTensor &xu = (*out)[0], &xuz = (*out)[1], &yi = (*out)[2];
+    ASSERT_EQ(yi.shape, (std::vector<int64_t>{kM, kN}));
+    const int32_t zp = xuz.bytes[0];
+    int wrong = 0;
+    for (int64_t i = 0; i < kM; ++i) {
+      for (int64_t j = 0; j < kN; ++j) {
+        int64_t r = 0;
+        for (int64_t kk = 0; kk < kK; ++kk) {
+          r += (static_cast<int32_t>(xu.bytes[i * kK + kk]) - zp) *
+               static_cast<int32_t>(static_cast<int8_t>(wi[kk * kN + j]));
+        }
+        if (yi.data<int32_t>()[i * kN + j] != r && ++wrong <= 3) {
+          ADD_FAILURE() << "run " << run << ": MatMulInteger[" << i << "," << j
+                        << "] = " << yi.data<int32_t>()[i * kN + j] << ", want " << r;
+        }
+      }
+    }
+    ASSERT_EQ(wrong, 0);
+    if (run == 0) {
+      GemmInputs gi = w;
+      gi.a = (*out)[3];
+      gi.a_scale = (*out)[4];
+      CheckGemm(c, gi, (*out)[5]);
+      first = *std::move(out);
+    } else {
+      for (size_t o = 3; o < 6; ++o) {
+        EXPECT_EQ((*out)[o].bytes, first[o].bytes) << "run " << run << ", output " << o;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fp8ops
