@@ -11,7 +11,8 @@
 // Larger M computes C^T = B * A^T: a tile of B rows is decoded into L1/L2 and a register-blocked
 // microkernel broadcasts B and loads A^T vectors (12 rows x 32 columns of M on AVX-512, 6 x 16 on
 // AVX2). On avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values
-// are exact in bfloat16); float and float16 activations use FP32 FMA. On avx512_amx the same,
+// are exact in bfloat16; bfloat16 activations only when none is below 2^-100, as the instruction
+// flushes subnormals); float and float16 activations use FP32 FMA. On avx512_amx the same,
 // except that the larger-M bf16 products run on AMX tiles (TDPBF16PS, 32 B rows x 32 columns).
 #ifndef FP8OPS_OPS_CPU_FP8_GEMM_H_
 #define FP8OPS_OPS_CPU_FP8_GEMM_H_
