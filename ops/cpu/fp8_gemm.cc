@@ -12,7 +12,6 @@ namespace {
 
 constexpr int64_t kGemvRowsPerTask = 64;
 constexpr int64_t kTileRowsPerTask = 48;   // B rows (multiple of the microkernels' mr)
-constexpr int64_t kMaxTileRowsPerTask = 384;
 constexpr int64_t kTileColsPerTask = 256;  // M columns
 // K of one tile pass: as long as the A^T slice (all M columns of the task) and the decoded B tile
 // stay in L2, so that B streams in long runs per row (short runs of many rows defeat the
@@ -385,7 +384,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   const int64_t nmb = CeilDiv(mpad, kTileColsPerTask);
   const int64_t mb = RoundUp(CeilDiv(mpad, nmb), nvw);
   const int64_t task_rows =
-      use_bf16 ? std::min<int64_t>(kt->tile_rows_bf16, kMaxTileRowsPerTask) : kTileRowsPerTask;
+      use_bf16 ? static_cast<int64_t>(kt->tile_rows_bf16) : kTileRowsPerTask;
   const int64_t nrb = CeilDiv(N, task_rows);
   const int64_t esize = use_bf16 ? 2 : 4;
   const int64_t mb_max = std::min(mb, mpad);  // the widest task
@@ -461,7 +460,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
     }
     if (use_bf16 && kt->tile_end != nullptr) kt->tile_end(saved_tiles);
     // Y[m][r0 + i] = C^T[i][m] + bias.
-    float col[kMaxTileRowsPerTask];
+    float col[std::max<int64_t>(kMaxTileRowsBf16, kTileRowsPerTask)];
     for (int64_t m = m0; m < std::min(M, m1); ++m) {
       for (int64_t i = 0; i < rows; ++i) col[i] = c[i * ldc + (m - m0)];
       StoreRow(col, bias_ptr ? bias_ptr + r0 : nullptr, rows, in.out_type,

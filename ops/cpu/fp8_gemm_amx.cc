@@ -37,7 +37,7 @@ constexpr TileConfig MakeConfig() {
 alignas(64) constexpr TileConfig kConfig = MakeConfig();
 
 constexpr int kPairsPerStep = 16;  // one tile row: 16 bfloat16 pairs
-static_assert(kTileRows % kMr == 0 && kTileRows <= 384, "see fp8_gemm.cc's kMaxTileRowsPerTask");
+static_assert(kTileRows % kMr == 0 && kTileRows <= kMaxTileRowsBf16, "see kernel_abi.h");
 
 // kRt tiles of B rows (1-2) x kCt tiles of M columns (1-2).
 template <int kRt, int kCt>

@@ -40,6 +40,7 @@ constexpr int kMrF32[kMaxNv] = {12, 12, 8, 6};
 constexpr int kMrBf16 = 12;
 constexpr int kMaxNvBf16 = 2;
 constexpr int kTileRowsBf16 = 48;
+static_assert(kTileRowsBf16 % kMrBf16 == 0 && kTileRowsBf16 <= kMaxTileRowsBf16);
 // K' per pass of the float tile path: kTileKc, 2 kTileKc or 4 kTileKc (kernel_abi.h). The tile
 // rows are then kc + 16 floats apart (one cache line more than the codes, see fp8_gemm.cc), a
 // compile-time stride, so that one register addresses all tile rows of a microkernel call.

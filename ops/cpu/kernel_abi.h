@@ -20,6 +20,8 @@ struct Fp8QuantParams;
 namespace fp8ops::cpu {
 
 // ------------------------------------------------------------------------------------- FP8GEMM
+
+constexpr int kMaxTileRowsBf16 = 384;  // the largest Fp8GemmKernels::tile_rows_bf16
 //
 // B is read in place: ONNX Runtime's [n, k] row-major FP8 codes (no packed copy). The driver
 // cuts K into "segments" of `seg` codes (one K block of B's scales and of A's groups; the last
@@ -76,8 +78,8 @@ struct Fp8GemmKernels {
   int mr[4];
   int mr_bf16;  // B rows and vectors per call of gemm_bf16
   int max_nv_bf16;
-  // B rows per task of the bf16 tile path (a multiple of mr_bf16): every task streams its M
-  // columns' A^T once per pass, so faster microkernels want more rows to share it.
+  // B rows per task of the bf16 tile path (a multiple of mr_bf16, at most kMaxTileRowsBf16): every
+  // task streams its M columns' A^T once per pass, so faster microkernels want more rows to share it.
   int tile_rows_bf16;
   // K' per pass of the float tile path: 0: from the driver's L2 budgets; > 0 (a multiple of
   // chunk): that budget rounded down to kc_f32, 2 * kc_f32 or 4 * kc_f32 (the last only for tasks
