@@ -9,6 +9,8 @@
 //   nbits8     com.microsoft.MatMulNBits, 8 bits, block 128, accuracy_level 4 (ORT's CPU peer)
 //   fp8_w8a8   fp8ops QuantizeFP8 + FP8GEMM (E4M3, 128x128 weight blocks, 1x128 activations)
 //   fp8_wo     fp8ops FP8GEMM weight-only (float activations)
+//   fp8_fused  fp8ops FP8GEMM with a_quant_type=17: the W8A8 product with the activation
+//              quantization inside the op (not run by default: --kinds=...,fp8_fused)
 // and times session.Run (median of --runs after 2 warm-ups; slow variants stop after ~5 s with at
 // least 3 runs). It also measures the ceilings on the same threads: DRAM read bandwidth and the
 // FP32 FMA / BF16 dot peaks. Weights above 64 MiB go to an external-data file.
@@ -63,7 +65,8 @@ struct Shape {
   }
 };
 
-const char* const kKinds[] = {"fp32", "fp16", "dq_fp8", "nbits8", "fp8_w8a8", "fp8_wo"};
+const char* const kKinds[] = {"fp32",     "fp16",   "dq_fp8",   "nbits8",
+                              "fp8_w8a8", "fp8_wo", "fp8_fused"};
 
 // Deterministic weight value of layer l, output row r, input column c: uniform in
 // [-1, 1) / sqrt(in): any layout can be generated without holding the float weight.
@@ -199,7 +202,7 @@ std::string BuildModel(const std::string& kind, const Shape& s, const std::strin
               {Attr::Int("K", in), Attr::Int("N", out), Attr::Int("bits", 8),
                Attr::Int("block_size", 128), Attr::Int("accuracy_level", 4)},
               "com.microsoft");
-    } else {  // fp8_w8a8 / fp8_wo: B [N, K] E4M3 in 128x128 blocks
+    } else {  // fp8_w8a8 / fp8_wo / fp8_fused: B [N, K] E4M3 in 128x128 blocks
       const int64_t nbn = (out + 127) / 128, nbk = (in + 127) / 128;
       std::vector<uint8_t> q(static_cast<size_t>(out * in));
       std::vector<float> sc(static_cast<size_t>(nbn * nbk));
@@ -217,6 +220,9 @@ std::string BuildModel(const std::string& kind, const Shape& s, const std::strin
       if (kind == "fp8_w8a8") {
         AddNode(m, "QuantizeFP8", {cur}, {y + "_q", y + "_qs"}, {}, "fp8ops");
         AddNode(m, "FP8GEMM", {y + "_q", y + "_qs", wn, wn + "_s"}, {y}, {}, "fp8ops");
+      } else if (kind == "fp8_fused") {
+        AddNode(m, "FP8GEMM", {cur, "", wn, wn + "_s"}, {y}, {Attr::Int("a_quant_type", 17)},
+                "fp8ops");
       } else {
         AddNode(m, "FP8GEMM", {cur, "", wn, wn + "_s"}, {y}, {}, "fp8ops");
       }
@@ -373,6 +379,10 @@ int Main(int argc, char** argv) {
       gbs = buf;
       std::snprintf(buf, sizeof buf, "%.0f (%.0f%%)", f, 100 * f / fma);
       gfl = buf;
+    }
+    if (res.count("fp8_fused") && res.count("fp8_w8a8")) {
+      std::fprintf(stderr, "%s: fp8_fused %s the speed of fp8_w8a8\n", s.Name().c_str(),
+                   ratio("fp8_fused", "fp8_w8a8").c_str());
     }
     std::printf(" %s | %s | %s | %s | %s |\n", ratio("fp8_w8a8", "nbits8").c_str(),
                 ratio("fp8_wo", "nbits8").c_str(), ratio("fp8_w8a8", "fp32").c_str(), gbs.c_str(),

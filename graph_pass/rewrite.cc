@@ -128,7 +128,11 @@ struct WeightJob {
 
 struct ActQuant {
   std::string input, output, scale, node_name;
+  int consumers = 0;  // rewritten projections reading it
   bool emitted = false;
+  // --fuse-activation-quant and a single consumer: that FP8GEMM quantizes the activation itself
+  // (a_quant_type) and no QuantizeFP8 is written. Shared activations keep one QuantizeFP8.
+  bool fused = false;
 };
 
 struct NodePlan {
@@ -137,6 +141,7 @@ struct NodePlan {
   std::string bias;
   int act = -1;  // ActQuant index (w8a8)
   int32_t out_type = 1;
+  int report = -1;  // index in the report's nodes
 };
 
 class Progress {
@@ -382,7 +387,14 @@ absl::Status Rewriter::Analyze() {
     return absl::InvalidArgumentError(absl::StrCat("not a valid ONNX model: ", s.message()));
   }
   if (auto s = CollectNames(); !s.ok()) return s;
-  return VisitGraph(model_->mutable_graph(), "main", true);
+  if (auto s = VisitGraph(model_->mutable_graph(), "main", true); !s.ok()) return s;
+  if (o_.fuse_activation_quant) {  // now that every activation's readers are known
+    for (auto& q : acts_) q.fused = q.consumers == 1;
+    for (const auto& [node, p] : plans_) {
+      if (p.act >= 0 && acts_[p.act].fused) report_.nodes[p.report].recipe = "w8a8-fused";
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Rewriter::VisitGraph(onnx::GraphProto* g, const std::string& path, bool is_main) {
@@ -612,6 +624,7 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope,
   plan.scale = si;
   plan.bias = bias;
   plan.out_type = t.data_type();
+  plan.report = report_index;
   if (o_.recipe == RewriteRecipe::kW8A8) {
     const auto akey = std::make_pair(static_cast<const onnx::GraphProto*>(scope.graph), a_name);
     auto ai = act_index_.find(akey);
@@ -627,12 +640,13 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope,
     } else {
       plan.act = ai->second;
     }
+    ++acts_[plan.act].consumers;
   }
   plans_[node] = plan;
   ++rewritten_uses_[w.tensor];
 
   r.action = NodeReport::Action::kRewritten;
-  r.recipe = RecipeName(o_.recipe);
+  r.recipe = RecipeName(o_.recipe);  // "w8a8-fused" once the consumers are known (Mutate)
   r.weight_format = Fp8FormatName(o_.weight_format);
   r.activation_format =
       o_.recipe == RewriteRecipe::kW8A8 ? Fp8FormatName(o_.activation_format) : "";
@@ -779,7 +793,7 @@ void Rewriter::MutateGraph(onnx::GraphProto* g) {
     const NodePlan& p = it->second;
     const WeightJob& job = jobs_[p.job];
     std::string a = node->input(0), a_scale;
-    if (p.act >= 0) {
+    if (p.act >= 0 && !acts_[p.act].fused) {
       ActQuant& q = acts_[p.act];
       if (!q.emitted) {
         auto* qn = nodes->Add();
@@ -810,6 +824,9 @@ void Rewriter::MutateGraph(onnx::GraphProto* g) {
     SetIntAttr(gn, "block_n", o_.block_n);
     SetIntAttr(gn, "block_k", o_.block_k);
     if (o_.recipe == RewriteRecipe::kW8A8) SetIntAttr(gn, "a_block", o_.activation_block);
+    if (p.act >= 0 && acts_[p.act].fused) {
+      SetIntAttr(gn, "a_quant_type", static_cast<int64_t>(o_.activation_format));
+    }
     SetIntAttr(gn, "out_type", p.out_type);
     nodes->AddAllocated(gn);
     delete node;
@@ -1027,6 +1044,10 @@ absl::Status ValidateRewriteOptions(const RewriteOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("activation block ", o.activation_block, " must equal the weight block's K (",
                      o.block_k, ") when both are blocked (FP8GEMM's a_block == block_k)"));
+  }
+  if (o.fuse_activation_quant && o.recipe != RewriteRecipe::kW8A8) {
+    return absl::InvalidArgumentError(
+        "fusing the activation quantization needs the w8a8 recipe (weight-only quantizes none)");
   }
   if (o.min_elements < 0) return absl::InvalidArgumentError("min_elements must be >= 0");
   if (o.external_threshold_bytes < 0)

@@ -28,7 +28,7 @@
 # Results: RESULTS_DIR (default $OUT when set, else bench/results/) gets the logs and
 # cuda_bench_<gpu>_<date>.md with the GPU, the date and the command in its header.
 #
-# Options: --quick (fewer benchmark shapes), --no-bench, --no-tests, --no-sanitizer,
+# Options: --quick (fewer benchmark shapes), --decode (the decode shapes only), --no-bench, --no-tests, --no-sanitizer,
 #   --model-bench (the generated Llama-style decoder, FP16 vs its FP8 rewrites, in ORT's CUDA EP:
 #   latency at seq 1 and prefill lengths, output cosine, GPU memory per session; needs ORT),
 #   --model-bench-8b (the same at Llama-3-8B widths: hidden 4096, 32 heads, MLP 14336, 4 layers;
@@ -55,6 +55,7 @@ while [ $# -gt 0 ]; do
     --pack) MODE=pack; PACK_DIR=$2; shift ;;
     --run) MODE=run; PACK_DIR=$2; shift ;;
     --quick) QUICK=--quick ;;
+    --decode) QUICK=--decode ;;
     --no-bench) DO_BENCH=0 ;;
     --no-tests) DO_TESTS=0 ;;
     --no-sanitizer) DO_SAN=0 ;;
@@ -162,7 +163,7 @@ run_all() {
       echo "== compute-sanitizer memcheck"
       compute-sanitizer --tool memcheck --error-exitcode 3 \
         "$bin/cuda_kernels_test" --gtest_brief=1 \
-        --gtest_filter='CudaFp8Gemm.WeightOnlyTensorCoreSmall*:CudaQuantizeFp8.FastVariant*:CudaQuantizeFp8.Generic*:CudaQuantizeFp8.Static*:CudaFp8Gemm.Empty*:CudaDequantizeFp8.*:CudaFp8Gemm.LargerM*' \
+        --gtest_filter='CudaFp8Gemm.WeightOnlyTensorCoreSmall*:CudaQuantizeFp8.FastVariant*:CudaQuantizeFp8.Generic*:CudaQuantizeFp8.Static*:CudaFp8Gemm.Empty*:CudaDequantizeFp8.*:CudaFp8Gemm.LargerM*:CudaFp8Gemm.FusedActivation*' \
         > "$results/cuda_memcheck.log" 2>&1
       local rc=$?
       tail -n 8 "$results/cuda_memcheck.log"
@@ -211,7 +212,8 @@ run_all() {
 }
 
 # The generated Llama-style decoder (scripts/main_job.sh's LLM section) in FP16 and its FP8
-# rewrites (W8A8, weight-only), side by side in the CUDA EP at decode (seq 1) and prefill lengths.
+# rewrites (W8A8, W8A8 with fused activation quantization, weight-only), side by side in the CUDA
+# EP at decode (seq 1) and prefill lengths.
 model_bench() {
   local bin=$1 plugin=$2 results=$3 logname=$4
   local work=${MODEL_WORK:-/tmp/fp8ops_models}
@@ -229,6 +231,10 @@ model_bench() {
       "$bin/fp8ops" rewrite "${base}_fp16.onnx" "${base}_fp8_w8a8.onnx" --recipe w8a8 --quiet || return 1
       "$bin/fp8ops" rewrite "${base}_fp16.onnx" "${base}_fp8_wo.onnx" --recipe weight-only --quiet || return 1
     fi
+    if [ ! -f "${base}_fp8_w8a8f.onnx" ]; then
+      "$bin/fp8ops" rewrite "${base}_fp16.onnx" "${base}_fp8_w8a8f.onnx" --recipe w8a8 \
+        --fuse-activation-quant --quiet || return 1
+    fi
     ls -la "$work"
     local seq ep
     for ep in ${FP8OPS_MODEL_EPS:-cuda cuda-graph}; do
@@ -236,7 +242,7 @@ model_bench() {
         echo "---- --ep $ep, seq $seq"
         "$bin/fp8ops_demo" bench --ep "$ep" --plugin "$plugin" --runs "$runs" --seq "$seq" \
           --model "fp16=${base}_fp16.onnx" --model "fp8 w8a8=${base}_fp8_w8a8.onnx" \
-          --model "fp8 weight-only=${base}_fp8_wo.onnx"
+          --model "fp8 w8a8 fused=${base}_fp8_w8a8f.onnx" --model "fp8 weight-only=${base}_fp8_wo.onnx"
       done
     done
   } > "$log" 2>&1

@@ -13,7 +13,9 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--probe] [--algos] [--weight-only] [--w8a8]
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--decode] [--probe] [--algos] [--weight-only]
+// [--w8a8]
+//   --decode: only the main table, on decode shapes (M = 1, 4, 16; Llama widths) and two larger M;
 //   --weight-only / --w8a8: only the weight-only / the W8A8 wgmma-vs-cuBLASLt section;
 //   --probe: only the cuBLASLt scale-mode probe; --algos: only the sweep over cuBLASLt's proposed
 //   algorithms for block-scaled FP8 at large M (is the heuristic's first choice the fastest?)
@@ -876,6 +878,7 @@ void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) 
 int main(int argc, char** argv) {
   const char* out_path = nullptr;
   bool quick = false, probe_only = false, algos_only = false, wo_only = false, w8a8_only = false;
+  bool decode_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
@@ -883,6 +886,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--algos") == 0) algos_only = true;
     if (std::strcmp(argv[i], "--weight-only") == 0) wo_only = true;
     if (std::strcmp(argv[i], "--w8a8") == 0) w8a8_only = true;
+    if (std::strcmp(argv[i], "--decode") == 0) decode_only = true;
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -1034,6 +1038,20 @@ int main(int argc, char** argv) {
   }
   shapes.push_back({8192, 8192, 8192});
   if (quick) shapes = {{1, 4096, 4096}, {16, 4096, 14336}, {1024, 4096, 4096}, {4096, 14336, 4096}};
+  if (decode_only) {  // the decode shapes of the main table (Llama-3-8B and hidden-2048 widths)
+    shapes.clear();
+    for (int64_t m : {1, 4, 16}) {
+      for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096},
+                      {4096, 14336},
+                      {14336, 4096},
+                      {2048, 5632},
+                      {5632, 2048}}) {
+        shapes.push_back({m, kn.first, kn.second});
+      }
+    }
+    shapes.push_back({128, 4096, 4096});
+    shapes.push_back({1024, 4096, 4096});
+  }
   std::vector<std::string> summary;
   for (const Shape& s : shapes) {
     const int64_t m = s.m, k = s.k, n = s.n;
@@ -1102,6 +1120,19 @@ int main(int argc, char** argv) {
                   flops / t_fp8 / 1e12, bytes_fp8 / t_fp8 / 1e12);
     summary.push_back(line);
 
+    // QuantizeFP8 of the bf16 activations into aq / asc, as the node before FP8GEMM runs it.
+    auto quantize_activations = [&] {
+      cuda::QuantizeLaunchArgs q;
+      q.rows = m;
+      q.k = k;
+      q.x = ab;
+      q.x_type = DType::kBFloat16;
+      q.block_size = 128;
+      q.y = aq;
+      q.y_scale = asc;
+      CK(cuda::LaunchQuantizeFp8(q, stream));
+    };
+
     // The streaming kernel alone (small M): tensor-core and CUDA-core variants, weight-only.
     if (m <= 16) {
       const double t_mma = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kTensorCore)); });
@@ -1123,15 +1154,7 @@ int main(int argc, char** argv) {
       row("streaming W8A8, no PDL", "gemv_mma", t_mma_nopdl, bytes_fp8);
       // A decode step as ONNX Runtime runs it: QuantizeFP8 of the bf16 activations, then FP8GEMM.
       const double t_pipe = TimeIt([&](int i) {
-        cuda::QuantizeLaunchArgs q;
-        q.rows = m;
-        q.k = k;
-        q.x = ab;
-        q.x_type = DType::kBFloat16;
-        q.block_size = 128;
-        q.y = aq;
-        q.y_scale = asc;
-        CK(cuda::LaunchQuantizeFp8(q, stream));
+        quantize_activations();
         cuda::GpuStatus r =
             cuda::RunFp8Gemm(args(i, false), plan, ws, plan.workspace_bytes, stream);
         if (!r.ok()) std::exit(1);
@@ -1150,6 +1173,54 @@ int main(int argc, char** argv) {
                     w8 / t_mma_nopdl / 1e12, t_bf16 / t_mma_nopdl, w8 / t_gemv / 1e12,
                     t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo, t_bf16 / t_pipe);
       summary.push_back(line);
+    }
+
+    // FP8GEMM with a_quant_type (the rewrite's --fuse-activation-quant): the bf16 activations
+    // quantized inside the op, against the two nodes QuantizeFP8 -> FP8GEMM, timed one after the
+    // other here.
+    {
+      auto fused_args = [&](int i) {
+        cuda::GemmLaunchArgs g = args(i, false);
+        g.a = ab;
+        g.a_type = DType::kBFloat16;
+        g.a_scale = nullptr;
+        g.quantize_a = true;
+        g.a_quant_format = Fp8Format::kE4M3FN;
+        return g;
+      };
+      cuda::GemmPlan fplan;
+      st = cuda::PlanFp8Gemm(fused_args(0), cuda::GemmOptions{}, &fplan);
+      if (!st.ok()) {
+        std::fprintf(stderr, "plan (fused): %s\n", cuda::GpuStatusMessage(st).c_str());
+        return 1;
+      }
+      void* fws = DevAlloc(fplan.workspace_bytes);
+      const double t_two = TimeIt([&](int i) {
+        quantize_activations();
+        if (!cuda::RunFp8Gemm(args(i, false), plan, ws, plan.workspace_bytes, stream).ok())
+          std::exit(1);
+      });
+      const double t_fused = TimeIt([&](int i) {
+        cuda::GpuStatus r =
+            cuda::RunFp8Gemm(fused_args(i), fplan, fws, fplan.workspace_bytes, stream);
+        if (!r.ok()) {
+          std::fprintf(stderr, "run (fused): %s\n", cuda::GpuStatusMessage(r).c_str());
+          std::exit(1);
+        }
+      });
+      const std::string fpath =
+          std::string(cuda::GemmPathName(fplan.path)) +
+          (fplan.quantize_first ? " after a quantization launch" : ", A quantized as loaded");
+      row("QuantizeFP8 -> FP8GEMM (two nodes)", cuda::GemmPathName(plan.path), t_two,
+          bytes_fp8 + 2 * m * k);
+      row("FP8GEMM a_quant_type (fused)", fpath.c_str(), t_fused, bytes_fp8 + 2 * m * k);
+      std::snprintf(line, sizeof line,
+                    "M=%lld K=%lld N=%lld: fused activation quantization %.1f us vs %.1f us for "
+                    "QuantizeFP8 -> FP8GEMM (%.2fx; %.2fx / %.2fx BF16)",
+                    (long long)m, (long long)k, (long long)n, t_fused * 1e6, t_two * 1e6,
+                    t_two / t_fused, t_bf16 / t_fused, t_bf16 / t_two);
+      summary.push_back(line);
+      CK(cudaFree(fws));
     }
 
     // Raw cuBLASLt block-scaled, scales pre-laid-out.
@@ -1215,8 +1286,10 @@ int main(int argc, char** argv) {
   }
   Out("\n## Summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());
-  WeightOnlyBench(stream, l2, blas, quick);
-  W8A8Bench(stream, l2, blas, quick);
+  if (!decode_only) {
+    WeightOnlyBench(stream, l2, blas, quick);
+    W8A8Bench(stream, l2, blas, quick);
+  }
   CKB(cublasDestroy(blas));
   if (out_path != nullptr) {
     FILE* f = std::fopen(out_path, "w");

@@ -33,6 +33,11 @@ const char kRewriteHelp[] =
     "  --activation-block 128|row  activation scale groups along K (default 128; must equal the\n"
     "                              weight block's K when both are blocked); row = one scale per "
     "row\n"
+    "  --fuse-activation-quant     w8a8: a projection that alone reads its activation quantizes "
+    "it\n"
+    "                              itself (FP8GEMM a_quant_type) instead of a QuantizeFP8 node; "
+    "same\n"
+    "                              outputs; shared activations keep their QuantizeFP8\n"
     "  --include REGEX             rewrite only nodes whose name matches (searched; repeatable)\n"
     "  --exclude REGEX             never rewrite nodes whose name matches (searched; repeatable)\n"
     "  --keep-last                 keep the final projection feeding a graph output (lm_head) as "
@@ -56,7 +61,7 @@ const char kInspectHelp[] =
     "\n"
     "options: --json (the report as JSON on stdout), and the selection options of `rewrite`:\n"
     "  --recipe, --weight-format, --activation-format, --weight-block, --activation-block,\n"
-    "  --include, --exclude, --keep-last, --min-elements\n"
+    "  --fuse-activation-quant, --include, --exclude, --keep-last, --min-elements\n"
     "  -h, --help                  this help\n";
 
 void PrintUsage(FILE* f) {
@@ -140,6 +145,8 @@ absl::Status ParseArgs(int argc, char** argv, bool rewrite, Parsed* p) {
       if ((s = need(&v)).ok()) p->excludes.push_back(v);
     } else if (arg == "--keep-last") {
       if ((s = flag()).ok()) o.keep_last = true;
+    } else if (arg == "--fuse-activation-quant") {
+      if ((s = flag()).ok()) o.fuse_activation_quant = true;
     } else if (arg == "--min-elements") {
       if ((s = need(&v)).ok() && (!absl::SimpleAtoi(v, &o.min_elements) || o.min_elements < 0)) {
         s = absl::InvalidArgumentError(

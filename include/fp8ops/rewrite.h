@@ -54,6 +54,11 @@ struct RewriteOptions {
   // Activation groups along K (QuantizeFP8 block_size / FP8GEMM a_block); 0 = one scale per row.
   // Must equal block_k when both are > 0.
   int64_t activation_block = 128;
+  // W8A8 only: a projection that is the only rewritten reader of its activation quantizes it
+  // itself (FP8GEMM attribute a_quant_type) instead of reading a QuantizeFP8 node's codes. Same
+  // outputs; one node less, and on Hopper no quantization launch at decode (M = 1). Activations
+  // read by several projections (q/k/v, gate/up) keep one shared QuantizeFP8.
+  bool fuse_activation_quant = false;
   // ECMAScript regular expressions searched in node names (a partial match counts; anchor with
   // ^...$ for whole names). Empty include = every node; empty exclude = none.
   std::string include_regex;

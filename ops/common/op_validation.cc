@@ -80,6 +80,11 @@ absl::Status ValidateGemmAttrs(const GemmAttrs& a) {
   if (auto s = CheckBlock(a.block_n, "block_n"); !s.ok()) return s;
   if (auto s = CheckBlock(a.block_k, "block_k"); !s.ok()) return s;
   if (auto s = CheckBlock(a.a_block, "a_block"); !s.ok()) return s;
+  if (a.a_quant_type != 0 && !IsFp8Format(a.a_quant_type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attribute a_quant_type=", a.a_quant_type,
+                     " must be 0 (A as given), 17 (E4M3FN) or 19 (E5M2)"));
+  }
   return CheckOutType(a.out_type);
 }
 
@@ -106,9 +111,25 @@ absl::Status ValidateGemmTypes(const GemmAttrs& a, DType a_type, std::optional<D
     return absl::InvalidArgumentError(absl::StrCat(
         "input A must be float8e4m3fn, float8e5m2, float, float16 or bfloat16, got ", DTypeName(a_type)));
   }
-  if (IsFp8DType(a_type)) {
-    if (!a_scale) return absl::InvalidArgumentError("input A is FP8 but A_scale is missing");
-    if (auto s = ExpectType(*a_scale, DType::kFloat, "input A_scale"); !s.ok()) return s;
+  if (a.a_quant_type != 0) {
+    if (IsFp8DType(a_type)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attribute a_quant_type=", a.a_quant_type,
+                       " quantizes A inside the op, so A must be float, float16 or bfloat16, got ",
+                       DTypeName(a_type)));
+    }
+    if (a_scale) {
+      return absl::InvalidArgumentError(
+          "input A_scale is given but attribute a_quant_type computes A's scales inside the op");
+    }
+  }
+  if (IsFp8DType(a_type) && !a_scale) {
+    return absl::InvalidArgumentError("input A is FP8 but A_scale is missing");
+  }
+  if (IsFp8DType(a_type) || a.a_quant_type != 0) {
+    if (a_scale) {
+      if (auto s = ExpectType(*a_scale, DType::kFloat, "input A_scale"); !s.ok()) return s;
+    }
     if (a.a_block > 0 && a.block_k > 0 && a.a_block != a.block_k) {
       return absl::InvalidArgumentError(absl::StrCat("attribute a_block=", a.a_block, " must equal block_k=",
                                                      a.block_k, " when both are blocked"));

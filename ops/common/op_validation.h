@@ -44,6 +44,9 @@ struct GemmAttrs {
   int64_t block_k = 128;
   int64_t a_block = 128;
   int64_t out_type = 1;
+  // 17 / 19: A (float, float16 or bfloat16) is quantized inside the op as QuantizeFP8 would
+  // (block_size = a_block, saturate = 1, scale_pow2 = 0), then the W8A8 product. 0: A as given.
+  int64_t a_quant_type = 0;
 };
 struct DequantizeAttrs {
   std::optional<int64_t> block_size;  // set: last-axis groups; unset: 2-D blocks

@@ -18,6 +18,10 @@ struct GemmProblem {
   DType a_type = DType::kE4M3FN;
   const float* a_scale = nullptr;  // [m, NumBlocks(k, a_block)] when A is FP8
   int64_t a_block = 128;
+  // FP8GEMM's a_quant_type: A (float/float16/bfloat16, a_scale null) is first quantized as
+  // QuantizeFP8 would (groups of a_block, saturating, dynamic scales) to a_quant_format.
+  bool quantize_a = false;
+  Fp8Format a_quant_format = Fp8Format::kE4M3FN;
   const uint8_t* b = nullptr;    // [n, k] FP8 codes
   Fp8Format b_format = Fp8Format::kE4M3FN;
   const float* b_scale = nullptr;  // [NumBlocks(n, block_n), NumBlocks(k, block_k)]

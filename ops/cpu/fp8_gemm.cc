@@ -5,6 +5,7 @@
 
 #include "fp8ops/quantize.h"
 #include "ops/cpu/dispatch.h"
+#include "ops/cpu/quantize_fp8.h"
 #include "ops/reference/reference_kernels.h"
 
 namespace fp8ops::cpu {
@@ -199,6 +200,36 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
 
 absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput& in,
                      ParallelFn parallel) {
+  if (in.quantize_a && in.m > 0 && b.n > 0 && b.k > 0) {
+    // QuantizeFP8's own kernels into M x K codes and their scales (small enough to be read
+    // back from the caches by the product), then the W8A8 path.
+    reference::QuantizeProblem q;
+    q.rows = in.m;
+    q.k = b.k;
+    q.x = in.a;
+    q.x_type = in.a_type;
+    q.block_size = in.a_block;
+    q.params = {in.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
+    std::vector<uint8_t> codes(static_cast<size_t>(q.rows * q.k));
+    std::vector<float> scales(static_cast<size_t>(q.rows * NumBlocks(q.k, q.block_size)));
+    q.y = codes.data();
+    q.y_scale = scales.data();
+    const int64_t rows_per_task = std::max<int64_t>(1, (int64_t{1} << 16) / q.k);  // ~64 KiB
+    const Isa isa = b.isa;
+    auto task = [&](size_t t) {
+      const int64_t r0 = static_cast<int64_t>(t) * rows_per_task;
+      QuantizeFp8(q, r0, std::min(q.rows, r0 + rows_per_task), isa);
+    };
+    if (auto s = parallel(static_cast<size_t>(CeilDiv(q.rows, rows_per_task)), task); !s.ok()) {
+      return s;
+    }
+    GemmInput w8a8 = in;
+    w8a8.quantize_a = false;
+    w8a8.a = codes.data();
+    w8a8.a_type = ToDType(in.a_quant_format);
+    w8a8.a_scale = scales.data();
+    return Fp8Gemm(b, b_codes, w8a8, parallel);
+  }
   const int64_t M = in.m, N = b.n, K = b.k;
   if (M <= 0 || N <= 0) return absl::OkStatus();
   const int osize = DTypeSize(in.out_type);

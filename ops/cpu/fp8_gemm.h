@@ -76,6 +76,10 @@ struct GemmInput {
   DType a_type = DType::kE4M3FN;
   const float* a_scale = nullptr;  // [m, NumBlocks(k, a_block)] for FP8 A
   int64_t a_block = 128;
+  // FP8GEMM's a_quant_type: A (float/float16/bfloat16, a_scale null) is quantized first, as
+  // QuantizeFP8 would (groups of a_block, saturating, dynamic scales), to a_quant_format.
+  bool quantize_a = false;
+  Fp8Format a_quant_format = Fp8Format::kE4M3FN;
   const void* bias = nullptr;  // [n] of out_type or nullptr
   DType out_type = DType::kFloat;
   void* y = nullptr;  // [m, n] of out_type

@@ -185,6 +185,8 @@ absl::Status Fp8GemmCudaKernel::Compute(OrtKernelContext* ctx) const {
   g.a_type = A->desc.type;
   g.a_scale = a_scale ? static_cast<const float*>(a_scale->data) : nullptr;
   g.a_block = attrs_.a_block;
+  g.quantize_a = attrs_.a_quant_type != 0;
+  g.a_quant_format = static_cast<Fp8Format>(attrs_.a_quant_type);
   g.b = static_cast<const uint8_t*>(b->data);
   g.b_format = ToFp8Format(b->desc.type);
   g.b_scale = static_cast<const float*>(b_scale->data);

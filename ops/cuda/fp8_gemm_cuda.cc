@@ -386,9 +386,46 @@ static GemmPath GemvPath(const GemmLaunchArgs& a) {
   }
 }
 
+// a.quantize_a: the FP8 problem after LaunchQuantizeFp8 into `codes` and `scales`.
+static GemmLaunchArgs QuantizedA(const GemmLaunchArgs& a, const uint8_t* codes,
+                                 const float* scales) {
+  GemmLaunchArgs q = a;
+  q.quantize_a = false;
+  q.a = codes;
+  q.a_type = ToDType(a.a_quant_format);
+  q.a_scale = scales;
+  return q;
+}
+
+// Bytes of A's codes and scales in the workspace.
+static size_t QuantBytes(const GemmLaunchArgs& a) {
+  return AlignUp(static_cast<size_t>(a.m * a.k)) +
+         AlignUp(sizeof(float) * static_cast<size_t>(a.m * NumBlocks(a.k, a.a_block)));
+}
+
+static bool UseFusedGemv(const GemmLaunchArgs& a, const GemmOptions& o) {
+  return a.m < o.min_m_for_cublaslt && FusedGemvApplies(a);
+}
+
 GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* plan) {
+  plan->quantize_first = false;
+  plan->quant_bytes = 0;
   plan->path = GemvPath(a);
   plan->workspace_bytes = 0;
+  if (a.quantize_a) {
+    if (UseFusedGemv(a, o)) return {};
+    // Plan the FP8 problem with stand-in operands of the same alignment (A's own buffer; B's
+    // scales, as the cuBLASLt heuristic rejects null scale pointers).
+    if (GpuStatus s =
+            PlanFp8Gemm(QuantizedA(a, static_cast<const uint8_t*>(a.a), a.b_scale), o, plan);
+        !s.ok()) {
+      return s;
+    }
+    plan->quantize_first = true;
+    plan->quant_bytes = QuantBytes(a);
+    plan->workspace_bytes += plan->quant_bytes;
+    return {};
+  }
   if (o.min_m_for_wo > 0 && a.m >= o.min_m_for_wo && WoMmaApplies(a)) {
     plan->path = GemmPath::kWeightOnlyMma;
     return {};
@@ -417,6 +454,31 @@ GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* p
 
 GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* workspace, size_t workspace_bytes,
                      cudaStream_t stream, GemmPath* used) {
+  if (a.quantize_a && plan.quantize_first) {
+    if (workspace_bytes < plan.workspace_bytes)
+      return CudaStatus(cudaErrorInvalidValue, "RunFp8Gemm (workspace)");
+    auto* codes = static_cast<uint8_t*>(workspace);
+    auto* scales = reinterpret_cast<float*>(codes + AlignUp(static_cast<size_t>(a.m * a.k)));
+    QuantizeLaunchArgs qa;
+    qa.rows = a.m;
+    qa.k = a.k;
+    qa.x = a.a;
+    qa.x_type = a.a_type;
+    qa.block_size = a.a_block;
+    qa.params = {a.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
+    qa.y = codes;
+    qa.y_scale = scales;
+    if (cudaError_t e = LaunchQuantizeFp8(qa, stream); e != cudaSuccess) {
+      return CudaStatus(e, "LaunchQuantizeFp8 (a_quant_type)");
+    }
+    GemmPlan rest = plan;
+    rest.quantize_first = false;
+    rest.quant_bytes = 0;
+    rest.workspace_bytes -= plan.quant_bytes;
+    uint8_t* rest_ws = plan.workspace_bytes > plan.quant_bytes ? codes + plan.quant_bytes : nullptr;
+    return RunFp8Gemm(QuantizedA(a, codes, scales), rest, rest_ws,
+                      workspace_bytes - plan.quant_bytes, stream, used);
+  }
   if (plan.path == GemmPath::kWeightOnlyMma && WoMmaApplies(a)) {
     if (used != nullptr) *used = plan.path;
     return CudaStatus(LaunchFp8GemmWo(a, stream), "LaunchFp8GemmWo");

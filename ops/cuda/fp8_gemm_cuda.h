@@ -18,6 +18,10 @@
 //                    (bench/results/cuda_h100_2026-11-23d).
 //   kWeightOnlyMma   A float16/bfloat16 (weight-only), M >= min_m_for_wo, block_k a multiple of
 //                    64 or whole K: the tensor-core kernel of fp8_gemm_wo.cu (LaunchFp8GemmWo).
+//   a_quant_type     (quantize_a) where FusedGemvApplies (Hopper, M <= 8, one wave of tiles):
+//                    the bulk-copy streaming kernel quantizes A into shared memory (no extra
+//                    launch); otherwise LaunchQuantizeFp8 into the workspace, then the path of the
+//                    FP8 problem.
 //   kGemv*           the streaming kernel (launch.h, four variants): M < min_m_for_cublaslt
 //                    (decode), weight-only A below min_m_for_wo or float32 A or block_k not a
 //                    multiple of 64, ragged K (FP8 A), or anything cuBLASLt refuses.
@@ -91,6 +95,10 @@ struct GemmOptions {
 struct GemmPlan {
   GemmPath path = GemmPath::kGemvScalar;
   size_t workspace_bytes = 0;  // device bytes RunFp8Gemm needs
+  // a.quantize_a outside the streaming kernels' fused range: the first quant_bytes of the
+  // workspace hold A's codes and scales (LaunchQuantizeFp8), then `path` runs on them.
+  bool quantize_first = false;
+  size_t quant_bytes = 0;
 };
 
 // Chooses the path (runs cuBLASLt's heuristic once per problem; cached per device).

@@ -32,6 +32,8 @@ constexpr int kRows = 2;  // weight rows per warp
 
 // Kinds of A.
 enum AKindId : int { kAE4M3 = 0, kAE5M2 = 1, kAF32 = 2, kAF16 = 3, kABF16 = 4 };
+// A given as FP8 codes with A_scale (the bulk-copy kernel's AQ; else the float kind it quantizes).
+constexpr int kCodes = -1;
 template <int AK>
 struct AKind;
 template <>
@@ -407,10 +409,40 @@ constexpr int kBulkKc = 2048;                 // bytes of K per row and chunk
 constexpr int kBulkChunks = 3;                // at most, all in flight: K <= 6144
 constexpr int kBulkRowStride = kBulkKc + 64;  // rows g and g + 1 in different halves of the banks
 constexpr int kBulkSmem = kBulkChunks * 16 * kBulkRowStride;
+// With a_quant_type the dynamic shared memory is sized to K: the weight chunks K needs, then
+// A's codes and scales (8 rows at most). It must leave room for 2 CTAs an SM (BulkApplies).
+__host__ __device__ constexpr int BulkWeightBytes(int k) {
+  return (k + kBulkKc - 1) / kBulkKc * 16 * kBulkRowStride;
+}
+__host__ __device__ constexpr int BulkCodeBytes(int rows, int k) {
+  return (rows * k + 15) / 16 * 16;
+}
+__host__ __device__ constexpr int BulkFusedSmem(int rows, int k) {
+  return BulkWeightBytes(k) + BulkCodeBytes(rows, k) + rows * ((k + 127) / 128) * 4;
+}
+constexpr int kBulkFusedSmemMax = 108 * 1024;  // 2 x (this + the static 4.2 KiB) <= 227 KiB
 
-template <int AF, int BF>
+// 8 elements of A's float kind at `p` (16-byte aligned for 2-byte kinds, 32 for float32).
+template <int AK>
+__device__ __forceinline__ void LoadA8(const uint8_t* p, float* v) {
+  using T = typename AKind<AK>::T;
+  constexpr int kPer = detail::Vec16<T>::kN;  // elements a 16-byte load
+  const uint4* q = reinterpret_cast<const uint4*>(p);
+#pragma unroll
+  for (int i = 0; i < 8 / kPer; ++i)
+    detail::Unpack(__ldg(q + i), v + i * kPer, static_cast<T*>(nullptr));
+}
+
+//
+// AQ != kCodes (FP8GEMM's a_quant_type): A is float / float16 / bfloat16 (kind AQ) and the CTA
+// quantizes its rows of A into shared memory after GridDependencyWait(), while the weights stream
+// in: 16 lanes a 128-long group, 8 elements a lane, the group's finite amax by shuffles, the
+// division and saturating encode of QuantizeFP8 (bit-identical to LaunchQuantizeFp8, tested).
+// The products then read A's codes and scales from shared memory (BulkSmemBytes).
+template <int AF, int BF, int AQ = kCodes>
 __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // else a stub: launched on sm_90 only
+  constexpr bool kQuant = AQ != kCodes;
   extern __shared__ __align__(128) uint8_t smem[];
   __shared__ __align__(8) uint64_t full[kBulkChunks];
   __shared__ float red[kWarps][16][8];
@@ -443,9 +475,70 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
   const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
   const float* wsa = p.b_scale + (ra / p.bn) * p.b_nblk;
   const float* wsb = p.b_scale + (rb / p.bn) * p.b_nblk;
-  const uint8_t* xr = p.a + static_cast<int64_t>(min(m0 + g, p.m - 1)) * p.k + 16 * t;
-  const float* xs0 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t, p.m - 1)) * p.a_nblk;
-  const float* xs1 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t + 1, p.m - 1)) * p.a_nblk;
+  const uint8_t* xr;
+  const float *xs0, *xs1;
+  if constexpr (kQuant) {
+    // Shared memory after the weights: codes [rows][k], then scales [rows][ngroups].
+    const int rows = min(8, p.m - m0), ngroups = (p.k + 127) / 128;
+    uint8_t* codes = smem + BulkWeightBytes(p.k);
+    float* scales = reinterpret_cast<float*>(codes + BulkCodeBytes(min(8, p.m), p.k));  // as sized
+    const int hl = threadIdx.x & 15;  // a half-warp a group
+    // kQU groups a half-warp per pass, all loads issued before the first use (the loads wait
+    // behind the weight stream). Warp-uniform trip count (the shuffles need every lane): groups
+    // warp * 2 + (lane >> 4) + 16 u + 16 kQU i.
+    constexpr int kQU = 4;
+    const int total = rows * ngroups;
+#pragma unroll 1
+    for (int base = warp * 2; base < total; base += kQU * kThreads / 16) {
+      float v[kQU][8], amax[kQU];
+      int off[kQU];  // element offset of the lane's 8 in [rows][k]; -1: none
+#pragma unroll
+      for (int u = 0; u < kQU; ++u) {
+        const int grp = base + u * (kThreads / 16) + (lane >> 4);
+        const int k0 = (grp % ngroups) * 128 + 8 * hl;
+        off[u] = grp < total && k0 < p.k ? (grp / ngroups) * p.k + k0 : -1;  // K % 64 == 0
+        amax[u] = 0.0f;
+        if (off[u] >= 0)
+          LoadA8<AQ>(p.a + (static_cast<int64_t>(m0) * p.k + off[u]) * AKind<AQ>::kBytes, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kQU; ++u) {
+        if (off[u] >= 0) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) amax[u] = fmaxf(amax[u], detail::FiniteAbs(v[u][j]));
+        }
+#pragma unroll
+        for (int o = 8; o > 0; o >>= 1)
+          amax[u] = fmaxf(amax[u], __shfl_xor_sync(0xFFFFFFFFu, amax[u], o));
+      }
+#pragma unroll
+      for (int u = 0; u < kQU; ++u) {
+        const int grp = base + u * (kThreads / 16) + (lane >> 4);
+        const float sc = detail::ScaleFromAmax(amax[u], detail::Fp8Fmt<AF>::kMax, false);
+        if (grp < total && hl == 0) scales[grp] = sc;
+        if (off[u] >= 0) {
+          uint32_t w[2];
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const uint32_t lo =
+                detail::EncodeFp8x2<AF, true>(v[u][4 * j] / sc, v[u][4 * j + 1] / sc);
+            const uint32_t hi =
+                detail::EncodeFp8x2<AF, true>(v[u][4 * j + 2] / sc, v[u][4 * j + 3] / sc);
+            w[j] = lo | (hi << 16);
+          }
+          *reinterpret_cast<uint2*>(codes + off[u]) = make_uint2(w[0], w[1]);
+        }
+      }
+    }
+    __syncthreads();
+    xr = codes + (min(m0 + g, p.m - 1) - m0) * p.k + 16 * t;
+    xs0 = scales + (min(m0 + 2 * t, p.m - 1) - m0) * ngroups;
+    xs1 = scales + (min(m0 + 2 * t + 1, p.m - 1) - m0) * ngroups;
+  } else {
+    xr = p.a + static_cast<int64_t>(min(m0 + g, p.m - 1)) * p.k + 16 * t;
+    xs0 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t, p.m - 1)) * p.a_nblk;
+    xs1 = p.a_scale + static_cast<int64_t>(min(m0 + 2 * t + 1, p.m - 1)) * p.a_nblk;
+  }
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   for (int c = 0; c < nchunks; ++c) {
     const int kend = min(p.k, (c + 1) * kBulkKc);
@@ -453,7 +546,13 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
       uint4 qx[2];  // A first: its latency overlaps the wait
 #pragma unroll
       for (int tt = 0; tt < 2; ++tt) {
-        if (kb + tt * 64 < p.k) qx[tt] = __ldg(reinterpret_cast<const uint4*>(xr + kb + tt * 64));
+        if (kb + tt * 64 < p.k) {
+          if constexpr (kQuant) {
+            qx[tt] = *reinterpret_cast<const uint4*>(xr + kb + tt * 64);  // shared memory
+          } else {
+            qx[tt] = __ldg(reinterpret_cast<const uint4*>(xr + kb + tt * 64));
+          }
+        }
       }
       detail::MbarWait(detail::SharedAddr(&full[c]), 0);
       const uint8_t* wa = smem + (c * 16 + g) * kBulkRowStride + (kb - c * kBulkKc) + 16 * t;
@@ -469,7 +568,14 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
         }
       }
       const float sba = __ldg(wsa + kb / p.b_blk), sbb = __ldg(wsb + kb / p.b_blk);
-      const float sa0 = __ldg(xs0 + kb / p.a_blk), sa1 = __ldg(xs1 + kb / p.a_blk);
+      float sa0, sa1;
+      if constexpr (kQuant) {
+        sa0 = xs0[kb / 128];  // shared memory
+        sa1 = xs1[kb / 128];
+      } else {
+        sa0 = __ldg(xs0 + kb / p.a_blk);
+        sa1 = __ldg(xs1 + kb / p.a_blk);
+      }
       acc[0] = fmaf(cc[0], sba * sa0, acc[0]);  // row g, token 2t
       acc[1] = fmaf(cc[1], sba * sa1, acc[1]);  // row g, token 2t+1
       acc[2] = fmaf(cc[2], sbb * sa0, acc[2]);  // row g+8, token 2t
@@ -565,22 +671,41 @@ cudaError_t LaunchMmaFormats(const GemvParams& p, DType a, Fp8Format b, int tile
   return LaunchMma<kE5M2, kE5M2>(p, tiles, nt, grid, pdl, s);
 }
 
-template <int AF, int BF>
+template <int AF, int BF, int AQ>
 cudaError_t LaunchMmaBulk(const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
-  if (cudaError_t e = detail::AllowDynamicSmem<GemvMmaBulkKernel<AF, BF>>(kBulkSmem);
+  const int smem = AQ == kCodes ? kBulkSmem : BulkFusedSmem(std::min(p.m, 8), p.k);
+  const int max_smem = AQ == kCodes ? kBulkSmem : kBulkFusedSmemMax;
+  if (cudaError_t e = detail::AllowDynamicSmem<GemvMmaBulkKernel<AF, BF, AQ>>(max_smem);
       e != cudaSuccess) {
     return e;
   }
-  return LaunchWithPdl(GemvMmaBulkKernel<AF, BF>, p, grid, pdl, s, kBulkSmem);
+  return LaunchWithPdl(GemvMmaBulkKernel<AF, BF, AQ>, p, grid, pdl, s, smem);
 }
 
-cudaError_t LaunchMmaBulkFormats(const GemvParams& p, DType a, Fp8Format b, dim3 grid, bool pdl,
+// af: the format of A's codes (given, or what A is quantized to); aq: A's storage (kCodes or
+// the float kind quantized in the kernel).
+template <int AQ>
+cudaError_t LaunchMmaBulkStorage(const GemvParams& p, Fp8Format af, Fp8Format b, dim3 grid,
+                                 bool pdl, cudaStream_t s) {
+  const bool ae4 = af == Fp8Format::kE4M3FN, be4 = b == Fp8Format::kE4M3FN;
+  if (ae4 && be4) return LaunchMmaBulk<kE4M3, kE4M3, AQ>(p, grid, pdl, s);
+  if (ae4) return LaunchMmaBulk<kE4M3, kE5M2, AQ>(p, grid, pdl, s);
+  if (be4) return LaunchMmaBulk<kE5M2, kE4M3, AQ>(p, grid, pdl, s);
+  return LaunchMmaBulk<kE5M2, kE5M2, AQ>(p, grid, pdl, s);
+}
+
+cudaError_t LaunchMmaBulkFormats(const GemvParams& p, const GemmLaunchArgs& a, dim3 grid, bool pdl,
                                  cudaStream_t s) {
-  const bool ae4 = a == DType::kE4M3FN, be4 = b == Fp8Format::kE4M3FN;
-  if (ae4 && be4) return LaunchMmaBulk<kE4M3, kE4M3>(p, grid, pdl, s);
-  if (ae4) return LaunchMmaBulk<kE4M3, kE5M2>(p, grid, pdl, s);
-  if (be4) return LaunchMmaBulk<kE5M2, kE4M3>(p, grid, pdl, s);
-  return LaunchMmaBulk<kE5M2, kE5M2>(p, grid, pdl, s);
+  if (!a.quantize_a)
+    return LaunchMmaBulkStorage<kCodes>(p, ToFp8Format(a.a_type), a.b_format, grid, pdl, s);
+  switch (a.a_type) {
+    case DType::kFloat:
+      return LaunchMmaBulkStorage<kAF32>(p, a.a_quant_format, a.b_format, grid, pdl, s);
+    case DType::kFloat16:
+      return LaunchMmaBulkStorage<kAF16>(p, a.a_quant_format, a.b_format, grid, pdl, s);
+    default:
+      return LaunchMmaBulkStorage<kABF16>(p, a.a_quant_format, a.b_format, grid, pdl, s);
+  }
 }
 
 // K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
@@ -595,8 +720,30 @@ int MmaBlock(const GemmLaunchArgs& a) {
 
 // The bulk-copy kernel: Hopper (the sm_90a build), 128-long K blocks, M <= 8, K <= 6144 and one
 // wave of 16-row tiles at 2 CTAs an SM (see GemvMmaBulkKernel).
+//
+// With a_quant_type (A float / float16 / bfloat16): A's groups must be the 128-long K blocks
+// (a_block 128, or one group covering K <= 128), K % 64 == 0, block_k fitting 128 as for FP8 A,
+// and A's codes must fit in shared memory beside the weights (BulkFusedSmem).
+//
+// The fused form only for M = 1: measured on an H200 (bench/results/cuda_2026-11-23e_fused), M = 1
+// K = 5632 N = 2048 7.9 vs 9.1 us for QuantizeFP8 -> FP8GEMM, K = N = 4096 9.0 vs 8.9 us, but M = 4
+// K = N = 4096 12.9 vs 9.1 us (the CTA's quantization pass does not hide behind the weight
+// stream when two CTAs fill every SM).
 bool BulkApplies(const GemmLaunchArgs& a) {
-  if (MmaBlock(a) != 128 || a.m > 8 || a.k > kBulkChunks * kBulkKc || !CurrentDeviceIsSm90a()) {
+  if (a.m > 8 || a.k > kBulkChunks * kBulkKc || !CurrentDeviceIsSm90a()) return false;
+  if (a.quantize_a) {
+    if (!IsFloatDType(a.a_type) || a.m != 1) return false;
+    GemmLaunchArgs codes = a;  // the FP8 problem's conditions on K, block_k and alignment
+    codes.quantize_a = false;
+    codes.a_type = ToDType(a.a_quant_format);
+    const bool groups_of_128 =
+        a.a_block == 128 || (a.k <= 128 && (a.a_block <= 0 || a.a_block >= a.k));
+    const int64_t rows = std::min<int64_t>(a.m, 8);
+    if (!groups_of_128 || MmaBlock(codes) != 128 || (a.a_type == DType::kFloat && a.k % 64 != 0) ||
+        BulkFusedSmem(static_cast<int>(rows), static_cast<int>(a.k)) > kBulkFusedSmemMax) {
+      return false;
+    }
+  } else if (MmaBlock(a) != 128) {
     return false;
   }
   return (a.n + 15) / 16 <= 2 * static_cast<int64_t>(CurrentSmCount());
@@ -622,7 +769,11 @@ const char* GemvVariantName(GemvVariant v) {
   }
 }
 
+bool FusedGemvApplies(const GemmLaunchArgs& a) { return a.quantize_a && BulkApplies(a); }
+
 GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want) {
+  if (a.quantize_a)
+    return GemvVariant::kTensorCoreBulk;  // the only one; LaunchFp8Gemv checks it applies
   if ((want == GemvVariant::kAuto || want == GemvVariant::kTensorCoreBulk) && BulkApplies(a)) {
     return GemvVariant::kTensorCoreBulk;
   }
@@ -639,6 +790,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
   if (a.m == 0 || a.n == 0) return cudaSuccess;
   constexpr int64_t kMaxInt = 0x7FFFFFFF;
   if (a.m > kMaxInt || a.n > kMaxInt || a.k > kMaxInt / 4) return cudaErrorInvalidValue;
+  if (a.quantize_a && !FusedGemvApplies(a)) return cudaErrorInvalidValue;  // the caller's plan
   const GemvVariant variant = ResolveGemvVariant(a, want);
   const bool vec = variant == GemvVariant::kVector;
   GemvParams p{};
@@ -693,7 +845,7 @@ cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVari
     grid.y = static_cast<unsigned>((rows + mt - 1) / mt);
     cudaError_t e;
     if (bulk) {
-      e = LaunchMmaBulkFormats(q, a.a_type, a.b_format, grid, pdl, stream);
+      e = LaunchMmaBulkFormats(q, a, grid, pdl, stream);
     } else if (variant == GemvVariant::kTensorCore) {
       e = LaunchMmaFormats(q, a.a_type, a.b_format, mma_tiles, mt / 8, grid, pdl, stream);
     } else {

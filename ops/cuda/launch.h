@@ -64,6 +64,14 @@ GemvVariant ResolveGemvVariant(const GemmLaunchArgs& a, GemvVariant want = GemvV
 // On Hopper the tensor-core variants are programmatic dependent launches: they start reading the
 // weights while the kernel ahead of them on `stream` finishes (FP8OPS_CUDA_PDL=0: off).
 cudaError_t LaunchFp8Gemv(const GemmLaunchArgs& a, cudaStream_t stream, GemvVariant want = GemvVariant::kAuto);
+// FP8GEMM's a_quant_type (a.quantize_a) in the streaming kernel: the bulk-copy variant quantizes
+// A (float, float16 or bfloat16) into shared memory while the weights stream in (bit-identical to
+// LaunchQuantizeFp8), so a decode step needs no quantization launch. Applies where that variant
+// does (Hopper, one wave, K <= 6144) with M = 1 (larger M measured slower than two launches) and
+// A's groups of 128 (a_block 128, or one group covering K <= 128). The kernel handles up to 8 rows
+// whose codes fit beside the weights in shared memory. LaunchFp8Gemv refuses other quantize_a
+// problems (cudaErrorInvalidValue); RunFp8Gemm quantizes those into its workspace first.
+bool FusedGemvApplies(const GemmLaunchArgs& a);
 
 // Weight-only FP8GEMM on the tensor cores (ops/cuda/fp8_gemm_wo.cu), the path for M > 16: A
 // float16/bfloat16, B's codes decoded unscaled into A's type (exact), wgmma (sm_90) or mma.sync

@@ -172,6 +172,8 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
   in.a_type = a->desc.type;
   in.a_scale = a_scale ? static_cast<const float*>(a_scale->data) : nullptr;
   in.a_block = attrs_.a_block;
+  in.quantize_a = attrs_.a_quant_type != 0;
+  in.a_quant_format = static_cast<Fp8Format>(attrs_.a_quant_type);
   in.bias = bias ? bias->data : nullptr;
   in.out_type = static_cast<DType>(attrs_.out_type);
   in.y = y;

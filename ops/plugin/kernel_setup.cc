@@ -26,7 +26,8 @@ absl::StatusOr<GemmKernelSetup> ReadGemmKernel(const OrtKernelInfo* info) {
   FP8OPS_ASSIGN_OR_RETURN(block_k, IntAttr(info, "block_k", s.attrs.block_k));
   FP8OPS_ASSIGN_OR_RETURN(a_block, IntAttr(info, "a_block", s.attrs.a_block));
   FP8OPS_ASSIGN_OR_RETURN(out_type, IntAttr(info, "out_type", s.attrs.out_type));
-  s.attrs = {block_n, block_k, a_block, out_type};
+  FP8OPS_ASSIGN_OR_RETURN(a_quant_type, IntAttr(info, "a_quant_type", s.attrs.a_quant_type));
+  s.attrs = {block_n, block_k, a_block, out_type, a_quant_type};
   FP8OPS_RETURN_IF_ERROR(ValidateGemmAttrs(s.attrs));
   FP8OPS_ASSIGN_OR_RETURN(a_type, KernelInputType(info, gemm_io::kA));
   FP8OPS_ASSIGN_OR_RETURN(a_scale_type, KernelInputType(info, gemm_io::kAScale));

@@ -28,6 +28,28 @@ void QuantizeFp8(const QuantizeProblem& p, int64_t row_begin, int64_t row_end) {
 }
 
 void DequantizeARow(const GemmProblem& p, int64_t m, float* a_row) {
+  if (p.quantize_a) {  // QuantizeFP8 of row m, then that row as FP8 A
+    const int64_t ng = NumBlocks(p.k, p.a_block);
+    std::vector<uint8_t> codes(static_cast<size_t>(p.k));
+    std::vector<float> scales(static_cast<size_t>(ng));
+    QuantizeProblem q;
+    q.rows = 1;
+    q.k = p.k;
+    q.x = static_cast<const char*>(p.a) + m * p.k * DTypeSize(p.a_type);
+    q.x_type = p.a_type;
+    q.block_size = p.a_block;
+    q.params = {p.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
+    q.y = codes.data();
+    q.y_scale = scales.data();
+    QuantizeFp8(q, 0, 1);
+    GemmProblem row = p;
+    row.quantize_a = false;
+    row.a = codes.data();
+    row.a_type = ToDType(p.a_quant_format);
+    row.a_scale = scales.data();
+    DequantizeARow(row, 0, a_row);
+    return;
+  }
   if (IsFloatDType(p.a_type)) {
     LoadAsFloat(static_cast<const char*>(p.a) + m * p.k * DTypeSize(p.a_type), p.a_type, p.k,
                 a_row);

@@ -4,6 +4,7 @@
 #define FP8OPS_TESTS_COMMON_GEMM_TEST_DATA_H_
 
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -83,6 +84,48 @@ inline reference::GemmProblem ReferenceProblem(const GemmCase& c, const GemmInpu
   p.bias = d.bias.empty() ? nullptr : d.bias.data();
   p.out_type = c.out_type;
   return p;
+}
+
+// FP8GEMM with a_quant_type: the case and inputs of the two-node form QuantizeFP8 -> FP8GEMM, A
+// quantized by the reference QuantizeFP8 (groups of c.a_block, saturating, dynamic scales) from
+// d's float-type A. The fused op must give exactly the same Y on the same implementation.
+struct QuantizedCase {
+  GemmCase c;
+  GemmInputs d;
+};
+inline QuantizedCase QuantizeActivations(const GemmCase& c, const GemmInputs& d, Fp8Format format) {
+  QuantizedCase q{c, d};
+  q.c.a_type = ToDType(format);
+  q.d.a.assign(static_cast<size_t>(c.m * c.k), 0);
+  q.d.a_scale.assign(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)), 0.0f);
+  reference::QuantizeProblem p;
+  p.rows = c.m;
+  p.k = c.k;
+  p.x = d.a.data();
+  p.x_type = c.a_type;
+  p.block_size = c.a_block;
+  p.params = {format, true, false};
+  p.y = q.d.a.data();
+  p.y_scale = q.d.a_scale.data();
+  reference::QuantizeFp8(p, 0, c.m);
+  return q;
+}
+
+// Activations for the fused-quantization tests: Gaussian, with a row of ~100x magnitudes, an
+// all-zero 128-group (scale 1) and an infinity (left out of the amax, saturated) where M and K
+// allow.
+inline std::vector<float> FusedQuantActivations(const GemmCase& c, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(c.m * c.k));
+  for (auto& v : x) v = normal(rng);
+  if (c.m >= 2) {
+    for (int64_t j = 0; j < c.k; ++j) x[c.k + j] *= 100.0f;
+  }
+  if (c.m >= 3 && c.k >= 128) {
+    for (int64_t j = 0; j < 128; ++j) x[2 * c.k + j] = 0.0f;
+  }
+  if (c.m >= 4) x[3 * c.k + c.k / 2] = std::numeric_limits<float>::infinity();
+  return x;
 }
 
 }  // namespace fp8ops::testing

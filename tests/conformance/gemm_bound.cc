@@ -105,6 +105,8 @@ absl::StatusOr<GemmBoundResult> CheckGemmBound(const GemmOperands& ops, const ho
   p.a_type = static_cast<DType>(ops.a->elem_type);
   p.a_scale = ops.a_scale ? ops.a_scale->data<float>() : nullptr;
   p.a_block = ops.attrs.a_block;
+  p.quantize_a = ops.attrs.a_quant_type != 0;  // the bound is on the quantized operands
+  p.a_quant_format = static_cast<Fp8Format>(ops.attrs.a_quant_type);
   p.b = ops.b->bytes.data();
   p.b_format = ToFp8Format(static_cast<DType>(ops.b->elem_type));
   p.b_scale = ops.b_scale->data<float>();

@@ -180,6 +180,7 @@ class CaseRunner {
     ops.attrs.block_k = IntAttr(node, "block_k", 128);
     ops.attrs.a_block = IntAttr(node, "a_block", 128);
     ops.attrs.out_type = IntAttr(node, "out_type", 1);
+    ops.attrs.a_quant_type = IntAttr(node, "a_quant_type", 0);
     const HostTensor** slots[] = {&ops.a, &ops.a_scale, &ops.b, &ops.b_scale, &ops.bias};
     for (int i = 0; i < node.input_size() && i < 5; ++i) {
       if (node.input(i).empty()) continue;

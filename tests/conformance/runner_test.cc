@@ -90,6 +90,7 @@ GemmCaseData LoadGemmCase(const std::string& name) {
     if (a.name() == "block_k") g.ops.attrs.block_k = a.i();
     if (a.name() == "a_block") g.ops.attrs.a_block = a.i();
     if (a.name() == "out_type") g.ops.attrs.out_type = a.i();
+    if (a.name() == "a_quant_type") g.ops.attrs.a_quant_type = a.i();
   }
   const HostTensor** slots[] = {&g.ops.a, &g.ops.a_scale, &g.ops.b, &g.ops.b_scale, &g.ops.bias};
   for (int i = 0; i < node.input_size(); ++i) {
@@ -104,6 +105,29 @@ enum class Order { kReverse, kScaleAfterSegmentSums, kDoubleThenRound };
 
 // Y of the case computed with `order` (float32 arithmetic except kDoubleThenRound).
 HostTensor Evaluate(const GemmOperands& ops, Order order) {
+  if (ops.attrs.a_quant_type != 0) {  // the same evaluation of the QuantizeFP8 -> FP8GEMM operands
+    reference::QuantizeProblem q;
+    q.k = ops.a->shape.back();
+    q.rows = q.k == 0 ? 0 : ops.a->NumElements() / q.k;
+    q.x = ops.a->bytes.data();
+    q.x_type = static_cast<DType>(ops.a->elem_type);
+    q.block_size = ops.attrs.a_block;
+    q.params = {static_cast<Fp8Format>(ops.attrs.a_quant_type), true, false};
+    HostTensor a8 = *ops.a, s8;
+    a8.elem_type = static_cast<int32_t>(ops.attrs.a_quant_type);
+    a8.bytes.assign(static_cast<size_t>(ops.a->NumElements()), 0);
+    s8.elem_type = 1;
+    s8.shape = QuantizeScaleShape(ops.a->shape, q.block_size);
+    s8.bytes.assign(static_cast<size_t>(q.rows * NumBlocks(q.k, q.block_size)) * sizeof(float), 0);
+    q.y = a8.bytes.data();
+    q.y_scale = s8.mutable_data<float>();
+    reference::QuantizeFp8(q, 0, q.rows);
+    GemmOperands w8a8 = ops;
+    w8a8.attrs.a_quant_type = 0;
+    w8a8.a = &a8;
+    w8a8.a_scale = &s8;
+    return Evaluate(w8a8, order);
+  }
   reference::GemmProblem p;
   p.k = ops.a->shape.back();
   p.m = 1;

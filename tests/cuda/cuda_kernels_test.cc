@@ -300,10 +300,16 @@ struct GemmData : testing::GemmInputs {
   std::vector<float> absdot;  // sum_k |a| |b| per output
 };
 
+GemmData GemmDataOf(const GemmCase& c, const testing::GemmInputs& inputs);
+
 GemmData MakeGemm(const GemmCase& c, std::mt19937& rng) {
   const std::vector<float> x = RandomActivations(c.m, c.k, rng, /*specials=*/false);
+  return GemmDataOf(c, testing::MakeGemmInputs(c, x, rng));
+}
+
+GemmData GemmDataOf(const GemmCase& c, const testing::GemmInputs& inputs) {
   GemmData d;
-  static_cast<testing::GemmInputs&>(d) = testing::MakeGemmInputs(c, x, rng);
+  static_cast<testing::GemmInputs&>(d) = inputs;
   reference::GemmProblem& p = d.p;
   p = testing::ReferenceProblem(c, d);
   std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)));
@@ -361,28 +367,38 @@ int g_gemv_bulk_runs = 0;
 
 // Runs the dispatcher (cuBLASLt where it applies) and the streaming kernel on one case.
 // Returns the path the dispatcher took.
+// A case's inputs on the device and its launch arguments (a_scale absent when empty).
+struct DeviceGemm {
+  DevBuf a, a_scale, b, b_scale, bias, y;
+  cuda::GemmLaunchArgs g;
+  DeviceGemm(const GemmCase& c, const testing::GemmInputs& d)
+      : a(DevBuf::From(d.a)), a_scale(DevBuf::From(d.a_scale)), b(DevBuf::From(d.b)),
+        b_scale(DevBuf::From(d.b_scale)), bias(DevBuf::From(d.bias)),
+        y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type))) {
+    g.m = c.m;
+    g.n = c.n;
+    g.k = c.k;
+    g.a = a.p;
+    g.a_type = c.a_type;
+    g.a_scale = a_scale.as<float>();
+    g.a_block = c.a_block;
+    g.b = b.as<uint8_t>();
+    g.b_format = c.b_format;
+    g.b_scale = b_scale.as<float>();
+    g.block_n = c.block_n;
+    g.block_k = c.block_k;
+    g.bias = c.bias ? bias.p : nullptr;
+    g.out_type = c.out_type;
+    g.y = y.p;
+  }
+};
+
 GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
   SCOPED_TRACE(Describe(c));
   const GemmData d = MakeGemm(c, rng);
-  DevBuf da = DevBuf::From(d.a), das = DevBuf::From(d.a_scale), db = DevBuf::From(d.b),
-         dbs = DevBuf::From(d.b_scale), dbias = DevBuf::From(d.bias);
-  DevBuf dy(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)));
-  cuda::GemmLaunchArgs g;
-  g.m = c.m;
-  g.n = c.n;
-  g.k = c.k;
-  g.a = da.p;
-  g.a_type = c.a_type;
-  g.a_scale = das.as<float>();
-  g.a_block = c.a_block;
-  g.b = db.as<uint8_t>();
-  g.b_format = c.b_format;
-  g.b_scale = dbs.as<float>();
-  g.block_n = c.block_n;
-  g.block_k = c.block_k;
-  g.bias = c.bias ? dbias.p : nullptr;
-  g.out_type = c.out_type;
-  g.y = dy.p;
+  DeviceGemm dev(c, d);
+  DevBuf& dy = dev.y;
+  const cuda::GemmLaunchArgs& g = dev.g;
 
   // 1. The dispatcher.
   cuda::GemmPlan plan;
@@ -554,6 +570,106 @@ TEST(CudaFp8Gemm, BulkCopyStreamingKernel) {
   g.m = 8;
   g.k = 6144 + 128;
   EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
+}
+
+// FP8GEMM's a_quant_type: the dispatcher (on Hopper, A quantized by the bulk-copy streaming kernel
+// where FusedGemvApplies, else LaunchQuantizeFp8 into the workspace first) gives exactly the Y of
+// QuantizeFP8 -> FP8GEMM on the same path, within the FP8 tensor-core bound of the reference.
+// Shapes: fused (M = 1) with a partial last group (K % 128 = 64), one whole-row group, the largest
+// K; not fused: M > 1 (the bulk-copy or streaming kernels on the codes), M > 8, K % 64 != 0,
+// whole-row groups of long K, M past the streaming range (cuBLASLt / wgmma after the launch).
+TEST(CudaFp8Gemm, FusedActivationQuantization) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(77);
+  struct Shape {
+    int64_t m, n, k, block_k, a_block;
+    bool fused;  // FusedGemvApplies on Hopper
+  };
+  const Shape shapes[] = {{1, 72, 128, 128, 128, true},    {1, 1000, 4096, 128, 128, true},
+                          {1, 257, 192, 128, 128, true},   {8, 130, 4096, 0, 128, false},
+                          {1, 40, 6144, 128, 128, true},   {1, 96, 128, 128, 0, true},
+                          {3, 200, 2048, 128, 128, false}, {8, 300, 6144, 0, 128, false},
+                          {9, 130, 2048, 128, 128, false}, {16, 64, 6400, 128, 128, false},
+                          {1, 50, 100, 128, 128, false},   {4, 80, 4096, 0, 0, false},
+                          {17, 200, 384, 128, 128, false}, {300, 256, 4096, 128, 128, false}};
+  const DType a_types[] = {DType::kBFloat16, DType::kFloat16, DType::kFloat};
+  cuda::GemmOptions options;
+  int i = 0;
+  for (const Shape& sh : shapes) {
+    ++i;
+    const GemmCase c{sh.m,
+                     sh.n,
+                     sh.k,
+                     128,
+                     sh.block_k,
+                     sh.a_block,
+                     a_types[i % 3],
+                     i % 4 == 2 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                     i % 2 == 0 ? DType::kFloat16 : DType::kBFloat16,
+                     i % 2 == 1};
+    const Fp8Format af = i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+    SCOPED_TRACE(Describe(c) + " a_quant=" + Fp8FormatName(af));
+    const testing::GemmInputs in =
+        testing::MakeGemmInputs(c, testing::FusedQuantActivations(c, rng), rng);
+    const testing::QuantizedCase q = testing::QuantizeActivations(c, in, af);
+    const GemmData d8 = GemmDataOf(q.c, q.d);
+    DeviceGemm fused_dev(c, in), two_dev(q.c, q.d);  // the fused op; QuantizeFP8 -> FP8GEMM
+    cuda::GemmLaunchArgs& g = fused_dev.g;
+    g.quantize_a = true;
+    g.a_quant_format = af;
+    cuda::GemmLaunchArgs& g8 = two_dev.g;
+    DevBuf& dy = fused_dev.y;
+    g8.y = dy.p;
+    const bool fused = sh.fused && IsHopper();
+    EXPECT_EQ(cuda::FusedGemvApplies(g), fused);
+
+    auto run = [&](const cuda::GemmLaunchArgs& args, GemmPath* used, bool* first) {
+      cuda::GemmPlan plan;
+      cuda::GpuStatus st = cuda::PlanFp8Gemm(args, options, &plan);
+      EXPECT_TRUE(st.ok()) << cuda::GpuStatusMessage(st);
+      *first = plan.quantize_first;
+      DevBuf ws(plan.workspace_bytes);
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+      st = cuda::RunFp8Gemm(args, plan, ws.p, plan.workspace_bytes, nullptr, used);
+      EXPECT_TRUE(st.ok()) << cuda::GpuStatusMessage(st);
+      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      return dy.Download();
+    };
+    GemmPath used_fused = GemmPath::kGemvScalar, used_two = GemmPath::kGemvScalar;
+    bool first = false, first_two = false;
+    const auto y_fused = run(g, &used_fused, &first);
+    const auto y_two = run(g8, &used_two, &first_two);
+    EXPECT_EQ(first, !fused) << "quantization launch before the product";
+    EXPECT_EQ(used_fused, used_two);
+    EXPECT_TRUE(y_fused == y_two) << cuda::GemmPathName(used_fused)
+                                  << ": fused Y differs from QuantizeFP8 -> FP8GEMM";
+    CheckGemm(q.c, d8, y_fused, 1e-3, cuda::GemmPathName(used_fused));
+    if (fused) {  // the bulk-copy kernel directly, against its FP8-A form
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+      EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr), cudaSuccess);
+      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const auto yf = dy.Download();
+      EXPECT_EQ(cudaMemset(dy.p, 0xFF, dy.bytes), cudaSuccess);
+      EXPECT_EQ(cuda::LaunchFp8Gemv(g8, nullptr, cuda::GemvVariant::kTensorCoreBulk), cudaSuccess);
+      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_TRUE(yf == dy.Download()) << "gemv_mma_bulk: fused Y differs";
+      ++g_gemv_bulk_runs;
+    }
+    if (HasFailure()) return;
+  }
+  // The streaming kernel refuses a quantize_a problem outside its fused range.
+  cuda::GemmLaunchArgs g;
+  g.m = 1;
+  g.n = 16;
+  g.k = 100;
+  g.a_type = DType::kBFloat16;
+  g.quantize_a = true;
+  DevBuf a(256), b(2048), y(64);
+  g.a = a.p;
+  g.b = static_cast<const uint8_t*>(b.p);
+  g.y = y.p;
+  EXPECT_FALSE(cuda::FusedGemvApplies(g));
+  EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr), cudaErrorInvalidValue);
 }
 
 TEST(CudaFp8Gemm, LargerMUsesCublasLtWhereItAppliesAndMatches) {

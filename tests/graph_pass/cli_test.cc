@@ -132,6 +132,26 @@ TEST(Cli, RewriteWritesModelReportAndTable) {
   EXPECT_LT(testing::RelativeError(b, a), 0.06);
 }
 
+// --fuse-activation-quant through the CLI: accepted with w8a8 (the report names the fused nodes),
+// a usage error with weight-only, and nothing written then.
+TEST(Cli, FuseActivationQuantOption) {
+  TempDir dir;
+  const std::string in = dir / "model.onnx", out = dir / "fused.onnx", report = dir / "r.json";
+  testing::SaveModel(models::MakeLlamaDecoder(SmallLlama()), in);
+  auto r = Cli(dir, {"rewrite", in, out, "--fuse-activation-quant", "--report", report, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(testing::ReadFile(report).find("\"recipe\": \"w8a8-fused\""), std::string::npos);
+  const auto x = RandomX(2 * 3 * 128, 4);
+  const auto a = RunOrt(in, x, {2, 3, 128}), b = RunOrt(out, x, {2, 3, 128});
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LT(testing::RelativeError(b, a), 0.12);
+  const std::string out2 = dir / "wo.onnx";
+  r = Cli(dir, {"rewrite", in, out2, "--fuse-activation-quant", "--recipe", "weight-only"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("w8a8"), std::string::npos) << r.err;
+  EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"fused.onnx", "model.onnx", "r.json"}));
+}
+
 // The float16 decoder (float16 activations throughout) through the CLI: both recipes turn every
 // projection into an FP8GEMM with float16 output, and the outputs stay close to the original's.
 TEST(Cli, RewritesTheFloat16Model) {

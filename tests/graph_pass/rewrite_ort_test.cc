@@ -137,6 +137,44 @@ TEST(RewriteOrt, LlamaW8A8WithinBounds) {
   EXPECT_GT(acc.rel, 0.0);  // the rewrite did change the numbers
 }
 
+// --fuse-activation-quant: o_proj, down_proj and lm_head (the only readers of their activations)
+// quantize them themselves (a_quant_type), q/k/v and gate/up keep their shared QuantizeFP8; the
+// outputs are bit for bit those of the plain W8A8 model, in float32 and float16 models.
+TEST(RewriteOrt, FusedActivationQuantizationGivesTheSameOutputs) {
+  for (bool fp16 : {false, true}) {
+    auto cfg = SmallLlama();
+    if (fp16) cfg.dtype = 10;  // float16 end to end
+    const auto original = models::MakeLlamaDecoder(cfg);
+    onnx::ModelProto two = original, fused = original;
+    ASSERT_TRUE(RewriteModel(two, {}).ok());
+    RewriteOptions o;
+    o.fuse_activation_quant = true;
+    auto report = RewriteModel(fused, o);
+    ASSERT_TRUE(report.ok()) << report.status();
+    int fused_nodes = 0;
+    for (const auto& n : report->nodes) fused_nodes += n.recipe == "w8a8-fused";
+    EXPECT_EQ(fused_nodes, 5);  // 2 x (o, down) + lm_head
+    EXPECT_EQ(CountOps(fused, "FP8GEMM"), 15);
+    EXPECT_EQ(CountOps(fused, "QuantizeFP8"), 4);  // 2 x (q/k/v, gate/up)
+    EXPECT_EQ(CountOps(two, "QuantizeFP8"), 9);
+    const std::vector<std::pair<std::string, HostTensor>> in = {{"x", RandomInput({2, 7, 256}, 4)}};
+    const auto a = RunModel(two, in), b = RunModel(fused, in);
+    ASSERT_EQ(a.size(), b.size());
+    ASSERT_FALSE(a.empty());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].shape, b[i].shape);
+      EXPECT_TRUE(a[i].bytes == b[i].bytes) << "output " << i << (fp16 ? " (fp16 model)" : "");
+    }
+    const auto acc = Compare(original, fused, in);
+    EXPECT_GT(acc.rel, 0.0);  // it is quantized
+    EXPECT_GE(acc.cos, 0.99);
+    // Rewriting the fused model again changes nothing.
+    onnx::ModelProto again = fused;
+    ASSERT_TRUE(RewriteModel(again, o).ok());
+    EXPECT_EQ(again.SerializeAsString(), fused.SerializeAsString());
+  }
+}
+
 TEST(RewriteOrt, LlamaWeightOnlyWithinBounds) {
   const auto original = models::MakeLlamaDecoder(SmallLlama());
   onnx::ModelProto rewritten = original;

@@ -418,6 +418,54 @@ TEST(Rewrite, ActivationQuantizedOnceForSeveralConsumers) {
   for (int i = 1; i < 4; ++i) EXPECT_EQ(m.graph().node(i).input(0), m.graph().node(0).output(0));
 }
 
+// --fuse-activation-quant: a projection that alone reads its activation quantizes it itself; an
+// activation read by several projections keeps its one QuantizeFP8.
+TEST(Rewrite, FusedActivationQuantizationOnlyForSingleReaders) {
+  auto m = BaseModel();
+  AddInput(m, "x", 1, {2, 16});
+  for (const char* w : {"Wq", "Wk", "Wo"})
+    AddInitializer(m, w, 1, {16, 16}, RandomFloats(256, w[1]));
+  AddNode(m, "MatMul", {"x", "Wq"}, {"q"}, {}, "", "q_proj");
+  AddNode(m, "MatMul", {"x", "Wk"}, {"k"}, {}, "", "k_proj");
+  AddNode(m, "Add", {"q", "k"}, {"h"}, {}, "", "add");
+  AddNode(m, "MatMul", {"h", "Wo"}, {"o"}, {}, "", "o_proj");
+  AddOutput(m, "o");
+  RewriteOptions o;
+  o.fuse_activation_quant = true;
+  o.activation_format = Fp8Format::kE5M2;
+  o.block_k = 64;
+  o.activation_block = 64;
+  auto report = RewriteModel(m, o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  int quantize_nodes = 0;
+  for (const auto& n : m.graph().node()) quantize_nodes += n.op_type() == "QuantizeFP8";
+  EXPECT_EQ(quantize_nodes, 1);  // x's, shared by q_proj and k_proj
+  for (int i = 0; i < 2; ++i) {
+    const auto* n = FindNode(m.graph(), "FP8GEMM", i);
+    ASSERT_NE(n, nullptr);
+    EXPECT_NE(n->input(0), "x");
+    EXPECT_NE(n->input(1), "");
+    EXPECT_EQ(IntAttr(*n, "a_quant_type"), -999);
+  }
+  const auto* fused = FindNode(m.graph(), "FP8GEMM", 2);
+  ASSERT_NE(fused, nullptr);
+  EXPECT_EQ(fused->name(), "o_proj");
+  EXPECT_EQ(fused->input(0), "h");
+  EXPECT_EQ(fused->input(1), "");  // no A_scale
+  EXPECT_EQ(IntAttr(*fused, "a_quant_type"), 19);
+  EXPECT_EQ(IntAttr(*fused, "a_block"), 64);
+  EXPECT_EQ(FindReport(*report, "q_proj")->recipe, "w8a8");
+  EXPECT_EQ(FindReport(*report, "o_proj")->recipe, "w8a8-fused");
+  EXPECT_EQ(FindReport(*report, "o_proj")->activation_format, "E5M2");
+  // Without the option: no a_quant_type attribute.
+  auto m2 = SingleMatMul(16, 8, RandomFloats(128, 3));
+  ASSERT_TRUE(RewriteModel(m2, {}).ok());
+  EXPECT_EQ(IntAttr(*FindNode(m2.graph(), "FP8GEMM"), "a_quant_type"), -999);
+  // Weight-only has no activation quantization to fuse.
+  o.recipe = RewriteRecipe::kWeightOnly;
+  EXPECT_FALSE(ValidateRewriteOptions(o).ok());
+}
+
 TEST(Rewrite, Float16AndBfloat16Weights) {
   const int64_t K = 130, N = 129;
   const auto w = RandomFloats(K * N, 23, 0.1f);

@@ -882,6 +882,24 @@ std::vector<ErrorCase> ErrorCases() {
          return GemmDeclModel("g_a_int", d, {});
        },
        {"input A", "got int32"});
+  load("g_a_quant_bad",
+       [] {
+         GemmDecl d;
+         d.a = kF32;
+         d.a_scale = 0;
+         return GemmDeclModel("g_a_quant_bad", d, {Attr::Int("a_quant_type", 18)});
+       },
+       {"a_quant_type=18", "must be 0"});
+  load("g_a_quant_fp8_a",
+       [] { return GemmDeclModel("g_a_quant_fp8_a", GemmDecl{}, {Attr::Int("a_quant_type", 17)}); },
+       {"a_quant_type=17", "A must be float", "float8e4m3fn"});
+  load("g_a_quant_a_scale",
+       [] {
+         GemmDecl d;
+         d.a = kF16;
+         return GemmDeclModel("g_a_quant_a_scale", d, {Attr::Int("a_quant_type", 19)});
+       },
+       {"A_scale is given", "a_quant_type"});
   load("g_b_float",
        [] {
          GemmDecl d;

@@ -418,6 +418,84 @@ TEST(CpuFp8Gemm, MatchesReferenceOnShapeSweep) {
   }
 }
 
+// FP8GEMM's a_quant_type: A (float, float16, bfloat16) quantized inside the op gives exactly the
+// Y of QuantizeFP8 -> FP8GEMM (the reference QuantizeFP8, then the same kernels), on the GEMV and
+// tile paths, every granularity the op allows with blocked or whole-row groups, both formats.
+TEST(CpuFp8Gemm, FusedActivationQuantizationEqualsQuantizeThenGemm) {
+  struct Gran {
+    int64_t bn, bk, ab;
+  };
+  const Gran grans[] = {{128, 128, 128}, {1, 0, 0}, {1, 128, 128}, {0, 0, 64}, {3, 64, 64}};
+  const int64_t shapes[][3] = {{1, 1, 1},    {1, 33, 130}, {2, 64, 300},  {4, 17, 128},
+                               {9, 70, 257}, {17, 40, 64}, {40, 33, 401}, {300, 70, 1100}};
+  const DType a_types[] = {DType::kFloat, DType::kFloat16, DType::kBFloat16};
+  std::mt19937 rng(2026);
+  for (Isa isa : TestedIsas()) {
+    int idx = 0;
+    for (const Gran& g : grans) {
+      for (const auto& s : shapes) {
+        ++idx;
+        GemmCase c{s[0],
+                   s[1],
+                   s[2],
+                   g.bn,
+                   g.bk,
+                   g.ab,
+                   a_types[idx % 3],
+                   idx % 4 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                   idx % 3 == 0   ? DType::kFloat16
+                   : idx % 3 == 1 ? DType::kFloat
+                                  : DType::kBFloat16,
+                   idx % 2 == 0};
+        const Fp8Format af = idx % 5 == 2 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN;
+        const GemmData d = testing::MakeGemmInputs(c, testing::FusedQuantActivations(c, rng), rng);
+        const testing::QuantizedCase q = testing::QuantizeActivations(c, d, af);
+        auto prepared = PrepareB(SourceOf(c, d), isa);
+        GemmInput in;
+        in.m = c.m;
+        in.a = d.a.data();
+        in.a_type = c.a_type;
+        in.a_block = c.a_block;
+        in.quantize_a = true;
+        in.a_quant_format = af;
+        in.bias = d.bias.empty() ? nullptr : d.bias.data();
+        in.out_type = c.out_type;
+        std::vector<uint8_t> y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type)), 0xCD);
+        in.y = y.data();
+        const bool threaded = idx % 2 == 1;
+        const absl::Status st = threaded ? Fp8Gemm(*prepared, d.b.data(), in, RunThreaded)
+                                         : Fp8Gemm(*prepared, d.b.data(), in);
+        ASSERT_TRUE(st.ok()) << st;
+        const auto want = RunPrepared(*prepared, d.b.data(), q.c, q.d, threaded);
+        ASSERT_EQ(y, want) << Describe(isa, c) << " a_quant=" << Fp8FormatName(af)
+                           << ": fused differs from QuantizeFP8 -> FP8GEMM";
+        CheckGemm(isa, q.c, q.d, y);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+// The reference defines the fused op by the same two steps.
+TEST(CpuFp8Gemm, ReferenceFusedQuantizationIsQuantizeThenGemm) {
+  std::mt19937 rng(5);
+  GemmCase c{5, 19, 300, 128, 128, 128, DType::kBFloat16, Fp8Format::kE4M3FN, DType::kFloat, true};
+  const GemmData d = testing::MakeGemmInputs(c, testing::FusedQuantActivations(c, rng), rng);
+  for (Fp8Format af : {Fp8Format::kE4M3FN, Fp8Format::kE5M2}) {
+    const testing::QuantizedCase q = testing::QuantizeActivations(c, d, af);
+    std::vector<float> fused(static_cast<size_t>(c.m * c.n)), two(fused.size());
+    reference::GemmProblem p = ReferenceProblem(c, d);
+    p.quantize_a = true;
+    p.a_quant_format = af;
+    p.y = fused.data();
+    reference::Fp8Gemm(p, 0, c.m, 0, c.n);
+    reference::GemmProblem p2 = ReferenceProblem(q.c, q.d);
+    p2.y = two.data();
+    reference::Fp8Gemm(p2, 0, c.m, 0, c.n);
+    EXPECT_EQ(fused, two) << Fp8FormatName(af);
+  }
+}
+
 // Exercises the tile path's K chunks (K > 512), row blocks (M > 256) and ragged last pieces.
 TEST(CpuFp8Gemm, LargerShapesAndThreadedSplitGiveSameResult) {
   std::mt19937 rng(7);

@@ -231,7 +231,8 @@ Case BuildGemm(const GemmCase& g) {
               Attrs({{"block_n", g.block_n},
                      {"block_k", g.block_k},
                      {"a_block", g.a_block},
-                     {"out_type", g.out_type}}),
+                     {"out_type", g.out_type},
+                     {"a_quant_type", g.a_quant_type}}),
               "fp8ops", "gemm");
 
   reference::GemmProblem p;
@@ -242,6 +243,8 @@ Case BuildGemm(const GemmCase& g) {
   p.a_type = g.a_type;
   p.a_scale = g.a_scale.data();
   p.a_block = g.ABlock();
+  p.quantize_a = g.a_quant_type.value_or(0) != 0;
+  p.a_quant_format = static_cast<Fp8Format>(g.a_quant_type.value_or(17));
   p.b = g.b.data();
   p.b_format = g.b_format;
   p.b_scale = g.b_scale.data();

@@ -92,6 +92,7 @@ struct GemmCase {
   DType a_type = DType::kE4M3FN;  // FP8 (W8A8) or float/float16/bfloat16 (weight-only)
   Fp8Format b_format = Fp8Format::kE4M3FN;
   std::optional<int64_t> block_n, block_k, a_block, out_type;
+  std::optional<int64_t> a_quant_type;  // set: float A quantized inside the op (17 / 19)
   bool with_bias = false;
   bool b_is_input = false;     // B and B_scale as graph inputs instead of initializers
   bool bias_is_input = false;  // bias as a graph input instead of an initializer

@@ -397,9 +397,89 @@ void SpecialValueCases(std::vector<Case>* cases) {
   }
 }
 
+// a_quant_type: float A quantized inside the op as QuantizeFP8 would (section 3).
+void FusedQuantizationCases(std::vector<Case>* cases) {
+  struct Spec {
+    const char* name;
+    std::vector<int64_t> a_shape;
+    int64_t n;
+    DType a_type;
+    int64_t a_quant_type;
+    std::optional<int64_t> block_n, block_k, a_block, out_type;
+    bool bias;
+    const char* rule;
+  };
+  const Spec specs[] = {
+      {"gemm_a_quant_e4m3_bf16",
+       {3, 160},
+       130,
+       DType::kBFloat16,
+       17,
+       std::nullopt,
+       std::nullopt,
+       std::nullopt,
+       16,
+       false,
+       "a_quant_type=17: bfloat16 A quantized to E4M3 in groups of 128 (the last one 32 wide) "
+       "inside the op, then 128x128 weight blocks; Y as QuantizeFP8 -> FP8GEMM."},
+      {"gemm_a_quant_e5m2_f32_per_channel",
+       {2, 3, 96},
+       24,
+       DType::kFloat,
+       19,
+       1,
+       0,
+       0,
+       std::nullopt,
+       true,
+       "a_quant_type=19: float A of rank 3 quantized to E5M2 with one scale per row (a_block=0), "
+       "per-channel weights, bias."},
+      {"gemm_a_quant_f16_decode_row",
+       {1, 256},
+       72,
+       DType::kFloat16,
+       17,
+       128,
+       128,
+       128,
+       10,
+       true,
+       "a_quant_type=17 with one float16 row (decode): M=1, K=256 in two groups of 128, float16 "
+       "output and bias."},
+  };
+  for (const Spec& s : specs) {
+    GemmCase g = Make(s.name, s.rule, s.a_shape, s.n, s.block_n, s.block_k, s.a_block, s.a_type);
+    g.a_quant_type = s.a_quant_type;
+    g.out_type = s.out_type;
+    g.with_bias = s.bias;
+    Rng rng(SeedFor(g.name + "/data"));
+    std::vector<float> a = VariedMatrix(rng, g.M(), g.K()), w = VariedMatrix(rng, g.n, g.K());
+    std::vector<float> bias(static_cast<size_t>(g.n));
+    for (auto& v : bias) v = rng.Normal();
+    FillGemmFromFloats(&g, a, w, bias);
+    cases->push_back(BuildGemm(g));
+  }
+  {
+    GemmCase g = Make("gemm_a_quant_zero_row_and_inf",
+                      "a_quant_type=17: an all-zero row gets scale 1 (output = bias); an infinity "
+                      "is left out of its group's amax and saturates to 448 times the scale.",
+                      {3, 128}, 16, 8, 64, 64, DType::kFloat);
+    g.a_quant_type = 17;
+    g.with_bias = true;
+    Rng rng(SeedFor(g.name + "/data"));
+    std::vector<float> a = VariedMatrix(rng, 3, 128), w = VariedMatrix(rng, 16, 128), bias(16);
+    for (int64_t k = 0; k < 128; ++k) a[1 * 128 + k] = 0.0f;
+    a[2 * 128 + 5] = kInf;
+    for (auto& v : bias) v = rng.Normal();
+    FillGemmFromFloats(&g, a, w, bias);
+    cases->push_back(BuildGemm(g));
+  }
+}
+
 }  // namespace
 
 void AddGemmCases(std::vector<Case>* cases) {
+  FusedQuantizationCases(cases);
   GranularityCases(cases);
   AttributeCases(cases);
   TypeCases(cases);
