@@ -372,8 +372,11 @@ struct DeviceGemm {
   DevBuf a, a_scale, b, b_scale, bias, y;
   cuda::GemmLaunchArgs g;
   DeviceGemm(const GemmCase& c, const testing::GemmInputs& d)
-      : a(DevBuf::From(d.a)), a_scale(DevBuf::From(d.a_scale)), b(DevBuf::From(d.b)),
-        b_scale(DevBuf::From(d.b_scale)), bias(DevBuf::From(d.bias)),
+      : a(DevBuf::From(d.a)),
+        a_scale(DevBuf::From(d.a_scale)),
+        b(DevBuf::From(d.b)),
+        b_scale(DevBuf::From(d.b_scale)),
+        bias(DevBuf::From(d.bias)),
         y(static_cast<size_t>(c.m * c.n * DTypeSize(c.out_type))) {
     g.m = c.m;
     g.n = c.n;
