@@ -13,9 +13,11 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--decode] [--probe] [--algos] [--weight-only]
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--decode] [--interleaved] [--probe] [--algos] [--weight-only]
 // [--w8a8]
 //   --decode: only the main table, on decode shapes (M = 1, 4, 16; Llama widths) and two larger M;
+//   --interleaved: only the main table at M >= 1024, with cuBLAS BF16 and FP8GEMM also timed
+//   alternately (5 rounds) for ratios in one clock / power state;
 //   --weight-only / --w8a8: only the weight-only / the W8A8 wgmma-vs-cuBLASLt section;
 //   --probe: only the cuBLASLt scale-mode probe; --algos: only the sweep over cuBLASLt's proposed
 //   algorithms for block-scaled FP8 at large M (is the heuristic's first choice the fastest?)
@@ -878,7 +880,7 @@ void W8A8Bench(cudaStream_t stream, size_t l2, cublasHandle_t blas, bool quick) 
 int main(int argc, char** argv) {
   const char* out_path = nullptr;
   bool quick = false, probe_only = false, algos_only = false, wo_only = false, w8a8_only = false;
-  bool decode_only = false;
+  bool decode_only = false, interleaved = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
@@ -887,6 +889,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--weight-only") == 0) wo_only = true;
     if (std::strcmp(argv[i], "--w8a8") == 0) w8a8_only = true;
     if (std::strcmp(argv[i], "--decode") == 0) decode_only = true;
+    if (std::strcmp(argv[i], "--interleaved") == 0) interleaved = true;
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -1052,6 +1055,15 @@ int main(int argc, char** argv) {
     shapes.push_back({128, 4096, 4096});
     shapes.push_back({1024, 4096, 4096});
   }
+  if (interleaved) {  // the large-M shapes of the main table
+    shapes.clear();
+    for (int64_t m : {1024, 4096}) {
+      for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096}, {4096, 14336}, {14336, 4096}}) {
+        shapes.push_back({m, kn.first, kn.second});
+      }
+    }
+    shapes.push_back({8192, 8192, 8192});
+  }
   std::vector<std::string> summary;
   for (const Shape& s : shapes) {
     const int64_t m = s.m, k = s.k, n = s.n;
@@ -1079,10 +1091,11 @@ int main(int argc, char** argv) {
 
     // cuBLAS BF16 / FP16 first: the ratios refer to them.
     const float alpha = 1, beta = 0;
-    const double t_bf16 = TimeIt([&](int i) {
+    auto run_bf16 = [&](int i) {
       CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, wb[i % sets16], CUDA_R_16BF, k, ab, CUDA_R_16BF,
                        k, &beta, y, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    });
+    };
+    const double t_bf16 = TimeIt(run_bf16);
     const double t_fp16 = TimeIt([&](int i) {
       CKB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, wh[i % sets16], CUDA_R_16F, k, ah, CUDA_R_16F,
                        k, &beta, y, CUDA_R_16F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -1106,13 +1119,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     void* ws = DevAlloc(plan.workspace_bytes);
-    const double t_fp8 = TimeIt([&](int i) {
+    auto run_fp8 = [&](int i) {
       cuda::GpuStatus r = cuda::RunFp8Gemm(args(i, false), plan, ws, plan.workspace_bytes, stream);
       if (!r.ok()) {
         std::fprintf(stderr, "run: %s\n", cuda::GpuStatusMessage(r).c_str());
         std::exit(1);
       }
-    });
+    };
+    const double t_fp8 = TimeIt(run_fp8);
     row("FP8GEMM W8A8", cuda::GemmPathName(plan.path), t_fp8, bytes_fp8);
     char line[256];
     std::snprintf(line, sizeof line, "M=%lld K=%lld N=%lld: FP8GEMM %.2fx BF16 (%s, %.0f TFLOP/s, %.2f TB/s)",
@@ -1246,6 +1260,32 @@ int main(int argc, char** argv) {
       }
     }
 
+    // --interleaved: cuBLAS BF16 and FP8GEMM timed alternately, 5 rounds each, so that both see
+    // the same clock and power state (from M = 512 the card slows down within a shape, and the
+    // first BF16 timing above runs fastest).
+    if (interleaved) {
+      std::vector<double> tb, tf, ratios;
+      for (int r = 0; r < 5; ++r) {
+        tb.push_back(TimeIt(run_bf16));
+        tf.push_back(TimeIt(run_fp8));
+        ratios.push_back(tb.back() / tf.back());
+      }
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      const double mb = median(tb), mf = median(tf);
+      std::sort(ratios.begin(), ratios.end());
+      row("cuBLAS BF16, interleaved (median of 5)", "cublasGemmEx", mb, bytes_16);
+      row("FP8GEMM W8A8, interleaved (median of 5)", cuda::GemmPathName(plan.path), mf, bytes_fp8);
+      std::snprintf(line, sizeof line,
+                    "M=%lld K=%lld N=%lld: interleaved with cuBLAS BF16: FP8GEMM %.2fx BF16 (rounds "
+                    "%.2f-%.2fx; %.0f vs %.0f TFLOP/s)",
+                    (long long)m, (long long)k, (long long)n, mb / mf, ratios.front(), ratios.back(),
+                    flops / mf / 1e12, flops / mb / 1e12);
+      summary.push_back(line);
+    }
+
     // cuBLAS BF16 once more at the end of the shape: its spread is the noise of every ratio above.
     {
       const double t_bf16_2 = TimeIt([&](int i) {
@@ -1286,7 +1326,7 @@ int main(int argc, char** argv) {
   }
   Out("\n## Summary\n\n");
   for (const auto& s : summary) Out("- %s\n", s.c_str());
-  if (!decode_only) {
+  if (!decode_only && !interleaved) {
     WeightOnlyBench(stream, l2, blas, quick);
     W8A8Bench(stream, l2, blas, quick);
   }
