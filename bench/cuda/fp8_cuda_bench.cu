@@ -13,8 +13,8 @@
 // Google Benchmark is not used here: device work is timed with CUDA events, and the binary must
 // run on a GPU machine with nothing but the CUDA libraries installed.
 //
-// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--decode] [--interleaved] [--probe] [--algos] [--weight-only]
-// [--w8a8]
+// Usage: fp8_cuda_bench [--out FILE.md] [--quick] [--decode] [--interleaved] [--probe]
+//                       [--algos] [--weight-only] [--w8a8]
 //   --decode: only the main table, on decode shapes (M = 1, 4, 16; Llama widths) and two larger M;
 //   --interleaved: only the main table at M >= 1024, with cuBLAS BF16 and FP8GEMM also timed
 //   alternately (5 rounds) for ratios in one clock / power state;
@@ -1278,11 +1278,12 @@ int main(int argc, char** argv) {
       std::sort(ratios.begin(), ratios.end());
       row("cuBLAS BF16, interleaved (median of 5)", "cublasGemmEx", mb, bytes_16);
       row("FP8GEMM W8A8, interleaved (median of 5)", cuda::GemmPathName(plan.path), mf, bytes_fp8);
-      std::snprintf(line, sizeof line,
-                    "M=%lld K=%lld N=%lld: interleaved with cuBLAS BF16: FP8GEMM %.2fx BF16 (rounds "
-                    "%.2f-%.2fx; %.0f vs %.0f TFLOP/s)",
-                    (long long)m, (long long)k, (long long)n, mb / mf, ratios.front(), ratios.back(),
-                    flops / mf / 1e12, flops / mb / 1e12);
+      std::snprintf(
+          line, sizeof line,
+          "M=%lld K=%lld N=%lld: interleaved with cuBLAS BF16: FP8GEMM %.2fx BF16 (rounds "
+          "%.2f-%.2fx; %.0f vs %.0f TFLOP/s)",
+          (long long)m, (long long)k, (long long)n, mb / mf, ratios.front(), ratios.back(),
+          flops / mf / 1e12, flops / mb / 1e12);
       summary.push_back(line);
     }
 
