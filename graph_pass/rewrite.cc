@@ -646,7 +646,7 @@ absl::Status Rewriter::Decide(onnx::NodeProto* node, Scope& scope,
   ++rewritten_uses_[w.tensor];
 
   r.action = NodeReport::Action::kRewritten;
-  r.recipe = RecipeName(o_.recipe);  // "w8a8-fused" once the consumers are known (Mutate)
+  r.recipe = RecipeName(o_.recipe);  // "w8a8-fused" once the readers are known (Analyze)
   r.weight_format = Fp8FormatName(o_.weight_format);
   r.activation_format =
       o_.recipe == RewriteRecipe::kW8A8 ? Fp8FormatName(o_.activation_format) : "";

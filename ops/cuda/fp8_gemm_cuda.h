@@ -18,7 +18,7 @@
 //                    (bench/results/cuda_h100_2026-11-23d).
 //   kWeightOnlyMma   A float16/bfloat16 (weight-only), M >= min_m_for_wo, block_k a multiple of
 //                    64 or whole K: the tensor-core kernel of fp8_gemm_wo.cu (LaunchFp8GemmWo).
-//   a_quant_type     (quantize_a) where FusedGemvApplies (Hopper, M <= 8, one wave of tiles):
+//   a_quant_type     (quantize_a) where FusedGemvApplies (Hopper, M = 1, one wave of tiles):
 //                    the bulk-copy streaming kernel quantizes A into shared memory (no extra
 //                    launch); otherwise LaunchQuantizeFp8 into the workspace, then the path of the
 //                    FP8 problem.
