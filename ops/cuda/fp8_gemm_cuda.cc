@@ -176,6 +176,13 @@ GpuStatus FindAlgo(cublasLtHandle_t h, const AlgoKey& key, const LtDescs& d, Alg
 
 enum class LtMode { kNone, kBlock128x128, k1x128, kOuterVector };
 
+// cuBLASLt's BLK128x128_32F weight scales gave wrong products from the second 128-row block of
+// N on when K / 128 is not a multiple of 4 (K = 256, M = 200 and 1100, N = 1000 to 9000; on an
+// H200 with cuBLASLt 13.1, test CublasLtLargerRaggedM; M = 33 was right): as if it read the
+// [N/128, K/128] scales with rows padded to 4 floats. Those problems take our wgmma kernel (sm_90)
+// or the streaming kernel, which read the scales as the op has them.
+bool LtBlockScalesOk(const GemmLaunchArgs& a) { return NumBlocks(a.k, 128) % 4 == 0; }
+
 LtMode ChooseLtMode(const GemmLaunchArgs& a, const GemmOptions& o) {
   if (!o.allow_cublaslt || !IsFp8DType(a.a_type)) return LtMode::kNone;
   if (a.m < o.min_m_for_cublaslt || a.m == 0 || a.n == 0 || a.k == 0) return LtMode::kNone;
@@ -187,7 +194,7 @@ LtMode ChooseLtMode(const GemmLaunchArgs& a, const GemmOptions& o) {
   // NOTE: block modes only for K a multiple of 128: a partial last K block is exactly the case
   // block-FP8 kernels have got wrong; the streaming kernel handles it.
   if (a.k % 128 != 0 || a.a_block != 128 || a.block_k != 128) return LtMode::kNone;
-  if (a.block_n == 128) return LtMode::kBlock128x128;
+  if (a.block_n == 128) return LtBlockScalesOk(a) ? LtMode::kBlock128x128 : LtMode::kNone;
   if (a.block_n == 1) return LtMode::k1x128;
   return LtMode::kNone;
 }
@@ -431,13 +438,15 @@ GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* p
     return {};
   }
   const int64_t tiles = ((a.m + 127) / 128) * ((a.n + 127) / 128);
-  if (o.allow_wgmma && a.m >= o.min_m_for_wgmma &&
-      (o.max_tiles_for_wgmma <= 0 || tiles <= o.max_tiles_for_wgmma) &&
-      (o.max_k_for_wgmma <= 0 || a.k <= o.max_k_for_wgmma) && W8A8WgmmaApplies(a)) {
+  const bool wgmma_faster = (o.max_tiles_for_wgmma <= 0 || tiles <= o.max_tiles_for_wgmma) &&
+                            (o.max_k_for_wgmma <= 0 || a.k <= o.max_k_for_wgmma);
+  const LtMode mode = ChooseLtMode(a, o);
+  // Where cuBLASLt does not take the problem, our wgmma kernel beats the streaming one.
+  if (o.allow_wgmma && a.m >= o.min_m_for_wgmma && (wgmma_faster || mode == LtMode::kNone) &&
+      W8A8WgmmaApplies(a)) {
     plan->path = GemmPath::kW8A8Wgmma;
     return {};
   }
-  const LtMode mode = ChooseLtMode(a, o);
   if (mode == LtMode::kNone) return {};
   size_t need = 0;
   // NOTE: the heuristic rejects null scale pointers (CUBLAS_STATUS_INVALID_VALUE, seen on the
@@ -452,6 +461,43 @@ GpuStatus PlanFp8Gemm(const GemmLaunchArgs& a, const GemmOptions& o, GemmPlan* p
   return {};
 }
 
+// The cuBLASLt paths: A's (and for 1x128 B's) scales re-laid out into the end of the workspace,
+// then cuBLASLt. a_scale_k_major: A's scales already in cuBLASLt's [K/128, M] layout (written so
+// by the fused quantization), or null. CUBLAS_STATUS_NOT_SUPPORTED: cuBLASLt refused at run time.
+static GpuStatus RunLt(const GemmLaunchArgs& a, LtMode mode, const float* a_scale_k_major,
+                       void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  size_t a_bytes = 0, b_bytes = 0;
+  ScaleBytes(a, mode, &a_bytes, &b_bytes);
+  if (workspace_bytes < a_bytes + b_bytes)
+    return CudaStatus(cudaErrorInvalidValue, "RunFp8Gemm (workspace)");
+  const size_t lt_bytes = workspace_bytes - a_bytes - b_bytes;
+  char* base = static_cast<char*>(workspace);
+  float* a_scale = reinterpret_cast<float*>(base + lt_bytes);
+  float* b_scale = reinterpret_cast<float*>(base + lt_bytes + a_bytes);
+  const int64_t kb = NumBlocks(a.k, 128);
+  cudaError_t e = cudaSuccess;
+  const float* lt_a_scale = a.a_scale;
+  const float* lt_b_scale = a.b_scale;
+  if (mode == LtMode::kBlock128x128 || mode == LtMode::k1x128) {
+    if (a_scale_k_major != nullptr) {
+      lt_a_scale = a_scale_k_major;
+    } else {
+      e = LaunchTransposeF32(a.a_scale, a.m, kb, a_scale, stream);  // [M, K/128] -> [K/128, M]
+      lt_a_scale = a_scale;
+    }
+    if (e == cudaSuccess && mode == LtMode::k1x128) {
+      e = LaunchTransposeF32(a.b_scale, a.n, kb, b_scale, stream);  // [N, K/128] -> [K/128, N]
+      lt_b_scale = b_scale;
+    }
+  } else {
+    e = LaunchExpandBlocks(a.b_scale, a.n, EffectiveBlock(a.n, a.block_n), b_scale, stream);
+    lt_b_scale = b_scale;
+  }
+  if (e != cudaSuccess) return CudaStatus(e, "scale re-layout kernel");
+  return LtFp8Matmul(ToLt(a, mode, lt_a_scale, lt_b_scale), lt_bytes > 0 ? workspace : nullptr,
+                     lt_bytes, stream, nullptr);
+}
+
 GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* workspace, size_t workspace_bytes,
                      cudaStream_t stream, GemmPath* used) {
   if (a.quantize_a && plan.quantize_first) {
@@ -459,6 +505,13 @@ GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* worksp
       return CudaStatus(cudaErrorInvalidValue, "RunFp8Gemm (workspace)");
     auto* codes = static_cast<uint8_t*>(workspace);
     auto* scales = reinterpret_cast<float*>(codes + AlignUp(static_cast<size_t>(a.m * a.k)));
+    GemmPlan rest = plan;
+    rest.quantize_first = false;
+    rest.quant_bytes = 0;
+    rest.workspace_bytes -= plan.quant_bytes;
+    uint8_t* rest_ws = plan.workspace_bytes > plan.quant_bytes ? codes + plan.quant_bytes : nullptr;
+    const size_t rest_bytes = workspace_bytes - plan.quant_bytes;
+    const GemmLaunchArgs w8a8 = QuantizedA(a, codes, scales);
     QuantizeLaunchArgs qa;
     qa.rows = a.m;
     qa.k = a.k;
@@ -468,16 +521,29 @@ GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* worksp
     qa.params = {a.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
     qa.y = codes;
     qa.y_scale = scales;
+    // For cuBLASLt's VEC128 activation scales the quantization writes them in its [K/128, M]
+    // layout directly: no transpose launch (that the two-node form cannot avoid).
+    const LtMode mode = ModeOf(plan.path);
+    qa.y_scale_k_major = mode == LtMode::kBlock128x128 || mode == LtMode::k1x128;
     if (cudaError_t e = LaunchQuantizeFp8(qa, stream); e != cudaSuccess) {
       return CudaStatus(e, "LaunchQuantizeFp8 (a_quant_type)");
     }
-    GemmPlan rest = plan;
-    rest.quantize_first = false;
-    rest.quant_bytes = 0;
-    rest.workspace_bytes -= plan.quant_bytes;
-    uint8_t* rest_ws = plan.workspace_bytes > plan.quant_bytes ? codes + plan.quant_bytes : nullptr;
-    return RunFp8Gemm(QuantizedA(a, codes, scales), rest, rest_ws,
-                      workspace_bytes - plan.quant_bytes, stream, used);
+    if (qa.y_scale_k_major) {
+      GpuStatus s = RunLt(w8a8, mode, scales, rest_ws, rest_bytes, stream);
+      if (s.ok()) {
+        if (used != nullptr) *used = plan.path;
+        return s;
+      }
+      if (s.cublas != CUBLAS_STATUS_NOT_SUPPORTED) return s;
+      // cuBLASLt refused at run time: the streaming kernel reads the op's [M, K/128] scales.
+      qa.y_scale_k_major = false;
+      if (cudaError_t e = LaunchQuantizeFp8(qa, stream); e != cudaSuccess) {
+        return CudaStatus(e, "LaunchQuantizeFp8 (a_quant_type)");
+      }
+      if (used != nullptr) *used = GemvPath(w8a8);
+      return CudaStatus(LaunchFp8Gemv(w8a8, stream), "LaunchFp8Gemv");
+    }
+    return RunFp8Gemm(w8a8, rest, rest_ws, rest_bytes, stream, used);
   }
   if (plan.path == GemmPath::kWeightOnlyMma && WoMmaApplies(a)) {
     if (used != nullptr) *used = plan.path;
@@ -489,31 +555,7 @@ GpuStatus RunFp8Gemm(const GemmLaunchArgs& a, const GemmPlan& plan, void* worksp
   }
   const LtMode mode = ModeOf(plan.path);
   if (mode != LtMode::kNone) {
-    size_t a_bytes = 0, b_bytes = 0;
-    ScaleBytes(a, mode, &a_bytes, &b_bytes);
-    if (workspace_bytes < a_bytes + b_bytes) return CudaStatus(cudaErrorInvalidValue, "RunFp8Gemm (workspace)");
-    const size_t lt_bytes = workspace_bytes - a_bytes - b_bytes;
-    char* base = static_cast<char*>(workspace);
-    float* a_scale = reinterpret_cast<float*>(base + lt_bytes);
-    float* b_scale = reinterpret_cast<float*>(base + lt_bytes + a_bytes);
-    const int64_t kb = NumBlocks(a.k, 128);
-    cudaError_t e = cudaSuccess;
-    const float* lt_a_scale = a.a_scale;
-    const float* lt_b_scale = a.b_scale;
-    if (mode == LtMode::kBlock128x128 || mode == LtMode::k1x128) {
-      e = LaunchTransposeF32(a.a_scale, a.m, kb, a_scale, stream);  // [M, K/128] -> [K/128, M]
-      lt_a_scale = a_scale;
-      if (e == cudaSuccess && mode == LtMode::k1x128) {
-        e = LaunchTransposeF32(a.b_scale, a.n, kb, b_scale, stream);  // [N, K/128] -> [K/128, N]
-        lt_b_scale = b_scale;
-      }
-    } else {
-      e = LaunchExpandBlocks(a.b_scale, a.n, EffectiveBlock(a.n, a.block_n), b_scale, stream);
-      lt_b_scale = b_scale;
-    }
-    if (e != cudaSuccess) return CudaStatus(e, "scale re-layout kernel");
-    GpuStatus s = LtFp8Matmul(ToLt(a, mode, lt_a_scale, lt_b_scale), lt_bytes > 0 ? workspace : nullptr, lt_bytes,
-                              stream, nullptr);
+    GpuStatus s = RunLt(a, mode, nullptr, workspace, workspace_bytes, stream);
     if (s.ok()) {
       if (used != nullptr) *used = plan.path;
       return s;

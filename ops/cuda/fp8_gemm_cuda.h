@@ -6,7 +6,9 @@
 //   kLtBlock128x128  A FP8 with a_block 128, B blocks 128x128, K % 128 == 0: cuBLASLt with weight
 //                    scales CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F (B_scale as it is,
 //                    row-major [N/128, K/128]) and activation scales VEC128_32F ([K/128, M], M
-//                    contiguous: A_scale transposed into the workspace).
+//                    contiguous: A_scale transposed into the workspace). Only for K/128 a
+//                    multiple of 4 (LtBlockScalesOk: cuBLASLt 13.1 computed wrong products
+//                    otherwise, from the second N block on).
 //   kLt1x128         A FP8 with a_block 128, B in 1x128 groups: both VEC128_32F (both transposed).
 //   kLtOuterVector   one scale per row of A and per row of B (per-tensor and per-channel
 //                    weights, whole-K groups): OUTER_VEC_32F for both (B's scales expanded to N).
@@ -15,13 +17,15 @@
 //                    max_k_for_wgmma: our TMA + wgmma kernel (LaunchFp8GemmWgmma,
 //                    fp8_gemm_wgmma.cu) with the scales as they are (no re-layout launch), where
 //                    it measured faster than the cuBLASLt path
-//                    (bench/results/cuda_h100_2026-11-23d).
+//                    (bench/results/cuda_h100_2026-11-23d), and at any size where cuBLASLt does
+//                    not take the problem (e.g. K/128 not a multiple of 4).
 //   kWeightOnlyMma   A float16/bfloat16 (weight-only), M >= min_m_for_wo, block_k a multiple of
 //                    64 or whole K: the tensor-core kernel of fp8_gemm_wo.cu (LaunchFp8GemmWo).
 //   a_quant_type     (quantize_a) where FusedGemvApplies (Hopper, M = 1, one wave of tiles):
 //                    the bulk-copy streaming kernel quantizes A into shared memory (no extra
 //                    launch); otherwise LaunchQuantizeFp8 into the workspace, then the path of the
-//                    FP8 problem.
+//                    FP8 problem (for the cuBLASLt VEC128 paths with A's scales written in
+//                    cuBLASLt's [K/128, M] layout: no transpose launch).
 //   kGemv*           the streaming kernel (launch.h, four variants): M < min_m_for_cublaslt
 //                    (decode), weight-only A below min_m_for_wo or float32 A or block_k not a
 //                    multiple of 64, ragged K (FP8 A), or anything cuBLASLt refuses.

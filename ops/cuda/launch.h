@@ -35,6 +35,9 @@ struct QuantizeLaunchArgs {
   const float* static_scale = nullptr;      // device, per group
   uint8_t* y = nullptr;
   float* y_scale = nullptr;
+  // y_scale as [NumBlocks(k, block_size)][rows] (rows contiguous: cuBLASLt's VEC128 layout for
+  // FP8GEMM's fused quantization) instead of the op's [rows][groups].
+  bool y_scale_k_major = false;
 };
 // On Hopper a programmatic dependent launch (FP8OPS_CUDA_PDL=0: off): it waits for the kernel
 // ahead before touching memory.

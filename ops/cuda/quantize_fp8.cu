@@ -54,7 +54,14 @@ struct QuantParams {
   const float* static_scale;
   uint8_t* y;
   float* y_scale;
+  int64_t rows;
+  bool k_major;  // y_scale [groups_per_row][rows]
 };
+
+// Where group (row r, block b) stores its scale.
+__device__ __forceinline__ int64_t ScaleIndex(const QuantParams& p, int64_t group) {
+  return p.k_major ? (group % p.groups_per_row) * p.rows + group / p.groups_per_row : group;
+}
 
 __device__ __forceinline__ float GroupScale(const QuantParams& p, int64_t group, float amax) {
   if (p.static_kind == 1) return p.static_value;
@@ -112,7 +119,7 @@ __global__ void __launch_bounds__(kThreads) QuantizeVecKernel(const T* __restric
     const int64_t group = first + g;
     if (group >= p.num_groups) break;
     const float s = GroupScale(p, group, amax[g]);
-    if (lane == 0) p.y_scale[group] = s;
+    if (lane == 0) p.y_scale[ScaleIndex(p, group)] = s;
     uint8_t* dst = p.y + group * p.group_len;
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
@@ -152,7 +159,7 @@ __global__ void __launch_bounds__(kThreads) QuantizeGenericKernel(const T* __res
     for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, off));
   }
   const float s = GroupScale(p, group, amax);
-  if (lane == 0) p.y_scale[group] = s;
+  if (lane == 0) p.y_scale[ScaleIndex(p, group)] = s;
   uint8_t* dst = p.y + r * p.k + k0;
   for (int64_t i = lane; i < len; i += 32) {
     dst[i] = static_cast<uint8_t>(EncodeOne(p.mode, detail::ToFloat(src[i]) / s));
@@ -219,6 +226,8 @@ cudaError_t LaunchQuantizeFp8(const QuantizeLaunchArgs& a, cudaStream_t stream) 
   p.static_scale = a.static_scale;
   p.y = a.y;
   p.y_scale = a.y_scale;
+  p.rows = a.rows;
+  p.k_major = a.y_scale_k_major;
   switch (a.x_type) {
     case DType::kFloat: return LaunchTyped<float>(a, p, stream);
     case DType::kFloat16: return LaunchTyped<__half>(a, p, stream);
