@@ -698,20 +698,30 @@ TEST(CudaFp8Gemm, FusedActivationQuantization) {
 
 // Past the wgmma kernel's tile limit, K / 128 of 2, 3, 4, 6, 8 and M not a multiple of 128:
 // cuBLASLt's 128x128 weight-block mode gave wrong products for K = 256 (first run of this test,
-// H200, cuBLASLt 13.1), so K / 128 not a multiple of 4 takes the wgmma or streaming kernel.
+// H200, cuBLASLt 13.1), so K / 128 not a multiple of 4 takes the wgmma or streaming kernel; its
+// 1x128 mode (both scales VEC128) was right there and stays in use.
 TEST(CudaFp8Gemm, CublasLtLargerRaggedM) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(21);
   struct Shape {
     int64_t m, n, k;
+    int64_t block_n = 128;  // 1: 1x128 weight groups (cuBLASLt VEC128 for both operands)
   };
-  const Shape shapes[] = {{1100, 1024, 256}, {1100, 1024, 384},  {1100, 1024, 512},
-                          {1100, 1024, 768}, {1100, 1024, 1024}, {1100, 1000, 256},
-                          {200, 9000, 256},  {33, 200, 256},     {1100, 1024, 128}};
+  const Shape shapes[] = {{1100, 1024, 256},    {1100, 1024, 384},    {1100, 1024, 512},
+                          {1100, 1024, 768},    {1100, 1024, 1024},   {1100, 1000, 256},
+                          {200, 9000, 256},     {33, 200, 256},       {1100, 1024, 128},
+                          {1100, 1024, 256, 1}, {1100, 1024, 384, 1}, {200, 9000, 256, 1}};
   for (const Shape& sh : shapes) {
-    const GemmCase c{
-        sh.m, sh.n, sh.k, 128, 128, 128, DType::kE4M3FN, Fp8Format::kE4M3FN, DType::kBFloat16,
-        false};
+    const GemmCase c{sh.m,
+                     sh.n,
+                     sh.k,
+                     sh.block_n,
+                     128,
+                     128,
+                     DType::kE4M3FN,
+                     Fp8Format::kE4M3FN,
+                     DType::kBFloat16,
+                     false};
     const GemmPath used = RunGemmCase(c, rng);
     std::printf("  %s: %s%s\n", Describe(c).c_str(), cuda::GemmPathName(used),
                 HasFailure() ? " FAILED" : "");
