@@ -280,25 +280,26 @@ void BM_Fp32FmaPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_Fp32FmaPeak)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_Bf16DotPeak(benchmark::State& state) {
-  if (!cpu::IsaSupported(Isa::kAvx512Bf16)) {
-    state.SkipWithError("no AVX512_BF16 on this CPU");
+// A peak that needs ISA level `isa` (skipped with `missing` on CPUs without it).
+void RunIsaPeak(benchmark::State& state, Isa isa, const char* missing,
+                double (*measure)(Pool& pool, int reps)) {
+  if (!cpu::IsaSupported(isa)) {
+    state.SkipWithError(missing);
     return;
   }
   double g = 0;
-  for (auto _ : state) g = MeasureBf16DotGflops(ThePool(), 5);
+  for (auto _ : state) g = measure(ThePool(), 5);
   state.counters["GFLOP/s"] = g;
+}
+
+void BM_Bf16DotPeak(benchmark::State& state) {
+  RunIsaPeak(state, Isa::kAvx512Bf16, "no AVX512_BF16 on this CPU", MeasureBf16DotGflops);
 }
 BENCHMARK(BM_Bf16DotPeak)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_AmxBf16Peak(benchmark::State& state) {
-  if (!cpu::IsaSupported(Isa::kAvx512Amx)) {
-    state.SkipWithError("no AMX-BF16 on this CPU (or the OS did not grant it)");
-    return;
-  }
-  double g = 0;
-  for (auto _ : state) g = MeasureAmxBf16Gflops(ThePool(), 5);
-  state.counters["GFLOP/s"] = g;
+  RunIsaPeak(state, Isa::kAvx512Amx, "no AMX-BF16 on this CPU (or the OS did not grant it)",
+             MeasureAmxBf16Gflops);
 }
 BENCHMARK(BM_AmxBf16Peak)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 

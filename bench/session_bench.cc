@@ -65,9 +65,6 @@ struct Shape {
   }
 };
 
-const char* const kKinds[] = {"fp32",     "fp16",   "dq_fp8",   "nbits8",
-                              "fp8_w8a8", "fp8_wo", "fp8_fused"};
-
 // Deterministic weight value of layer l, output row r, input column c: uniform in
 // [-1, 1) / sqrt(in): any layout can be generated without holding the float weight.
 float WeightValue(int64_t l, int64_t r, int64_t c, int64_t in) {

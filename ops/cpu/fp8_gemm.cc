@@ -203,26 +203,11 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   if (in.quantize_a && in.m > 0 && b.n > 0 && b.k > 0) {
     // QuantizeFP8's own kernels into M x K codes and their scales (small enough to be read
     // back from the caches by the product), then the W8A8 path.
-    reference::QuantizeProblem q;
-    q.rows = in.m;
-    q.k = b.k;
-    q.x = in.a;
-    q.x_type = in.a_type;
-    q.block_size = in.a_block;
-    q.params = {in.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
-    std::vector<uint8_t> codes(static_cast<size_t>(q.rows * q.k));
-    std::vector<float> scales(static_cast<size_t>(q.rows * NumBlocks(q.k, q.block_size)));
-    q.y = codes.data();
-    q.y_scale = scales.data();
-    const int64_t rows_per_task = std::max<int64_t>(1, (int64_t{1} << 16) / q.k);  // ~64 KiB
-    const Isa isa = b.isa;
-    auto task = [&](size_t t) {
-      const int64_t r0 = static_cast<int64_t>(t) * rows_per_task;
-      QuantizeFp8(q, r0, std::min(q.rows, r0 + rows_per_task), isa);
-    };
-    if (auto s = parallel(static_cast<size_t>(CeilDiv(q.rows, rows_per_task)), task); !s.ok()) {
-      return s;
-    }
+    std::vector<uint8_t> codes(static_cast<size_t>(in.m * b.k));
+    std::vector<float> scales(static_cast<size_t>(in.m * NumBlocks(b.k, in.a_block)));
+    const auto q = reference::FusedActivationQuantization(
+        in.a, in.a_type, in.m, b.k, in.a_block, in.a_quant_format, codes.data(), scales.data());
+    if (auto s = QuantizeFp8Rows(q, b.isa, parallel); !s.ok()) return s;
     GemmInput w8a8 = in;
     w8a8.quantize_a = false;
     w8a8.a = codes.data();

@@ -22,18 +22,12 @@
 #include <memory>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "fp8ops/dtype.h"
 #include "ops/cpu/isa.h"
+#include "ops/cpu/parallel.h"
 
 namespace fp8ops::cpu {
-
-// Runs task(i) for i in [0, n), possibly in parallel (the plugin passes ONNX Runtime's intra-op
-// pool); returns the pool's error, if any.
-using ParallelFn = absl::FunctionRef<absl::Status(size_t n, absl::FunctionRef<void(size_t)> task)>;
-// Runs the tasks one after another on the calling thread.
-absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task);
 
 // What the kernels keep of B between calls (ops/cpu/kernel_abi.h, BView): its scales, how K is
 // cut into segments and chunks, and one flag bit per (row, chunk) (chunks holding codes the

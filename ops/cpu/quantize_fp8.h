@@ -5,7 +5,9 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "ops/cpu/isa.h"
+#include "ops/cpu/parallel.h"
 #include "ops/reference/reference_kernels.h"
 
 namespace fp8ops::cpu {
@@ -13,6 +15,11 @@ namespace fp8ops::cpu {
 // Quantizes rows [row_begin, row_end) with the kernels of `isa` (the reference for kScalar or a
 // level this CPU lacks).
 void QuantizeFp8(const reference::QuantizeProblem& p, int64_t row_begin, int64_t row_end, Isa isa);
+
+// Quantizes all of p's rows, in tasks of about 64 Ki elements on `parallel` (the QuantizeFP8
+// kernel, and FP8GEMM's a_quant_type).
+absl::Status QuantizeFp8Rows(const reference::QuantizeProblem& p, Isa isa,
+                             ParallelFn parallel = RunSerial);
 
 }  // namespace fp8ops::cpu
 

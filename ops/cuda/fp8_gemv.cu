@@ -80,11 +80,13 @@ struct GemvParams {
   int out_type;
 };
 
-// 16 elements of A starting at `p` (16 * kBytes bytes, 16-byte aligned) as float32.
-template <int AK>
+// kN elements of A starting at `p` (kN * kBytes bytes, 16-byte aligned) as float32; FP8 codes
+// 16 at a time.
+template <int AK, int kN = 16>
 __device__ __forceinline__ void LoadAChunk(const uint8_t* p, float* af) {
   const uint4* q = reinterpret_cast<const uint4*>(p);
   if constexpr (AKind<AK>::kFp8) {
+    static_assert(kN == 16, "FP8 codes are loaded 16 at a time");
     const uint4 v = __ldg(q);
     detail::DecodeFp8x4<AKind<AK>::kFmt>(v.x, af);
     detail::DecodeFp8x4<AKind<AK>::kFmt>(v.y, af + 4);
@@ -94,7 +96,8 @@ __device__ __forceinline__ void LoadAChunk(const uint8_t* p, float* af) {
     using T = typename AKind<AK>::T;
     constexpr int kPer = detail::Vec16<T>::kN;
 #pragma unroll
-    for (int i = 0; i < 16 / kPer; ++i) detail::Unpack(__ldg(q + i), af + i * kPer, static_cast<T*>(nullptr));
+    for (int i = 0; i < kN / kPer; ++i)
+      detail::Unpack(__ldg(q + i), af + i * kPer, static_cast<T*>(nullptr));
   }
 }
 
@@ -422,17 +425,6 @@ __host__ __device__ constexpr int BulkFusedSmem(int rows, int k) {
 }
 constexpr int kBulkFusedSmemMax = 108 * 1024;  // 2 x (this + the static 4.2 KiB) <= 227 KiB
 
-// 8 elements of A's float kind at `p` (16-byte aligned for 2-byte kinds, 32 for float32).
-template <int AK>
-__device__ __forceinline__ void LoadA8(const uint8_t* p, float* v) {
-  using T = typename AKind<AK>::T;
-  constexpr int kPer = detail::Vec16<T>::kN;  // elements a 16-byte load
-  const uint4* q = reinterpret_cast<const uint4*>(p);
-#pragma unroll
-  for (int i = 0; i < 8 / kPer; ++i)
-    detail::Unpack(__ldg(q + i), v + i * kPer, static_cast<T*>(nullptr));
-}
-
 //
 // AQ != kCodes (FP8GEMM's a_quant_type): A is float / float16 / bfloat16 (kind AQ) and the CTA
 // quantizes its rows of A into shared memory after GridDependencyWait(), while the weights stream
@@ -499,7 +491,8 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
         off[u] = grp < total && k0 < p.k ? (grp / ngroups) * p.k + k0 : -1;  // K % 64 == 0
         amax[u] = 0.0f;
         if (off[u] >= 0)
-          LoadA8<AQ>(p.a + (static_cast<int64_t>(m0) * p.k + off[u]) * AKind<AQ>::kBytes, v[u]);
+          LoadAChunk<AQ, 8>(p.a + (static_cast<int64_t>(m0) * p.k + off[u]) * AKind<AQ>::kBytes,
+                            v[u]);
       }
 #pragma unroll
       for (int u = 0; u < kQU; ++u) {

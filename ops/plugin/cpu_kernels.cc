@@ -31,6 +31,14 @@ struct Ranges {
   int64_t End(int64_t i) const { return std::min(total, (i + 1) * len); }
 };
 
+// ONNX Runtime's intra-op pool as the CPU kernels' cpu::ParallelFn.
+auto OrtPool(OrtKernelContext* ctx) {
+  return [ctx](size_t n, absl::FunctionRef<void(size_t)> task) -> absl::Status {
+    auto fn = [&task](size_t i) { task(i); };
+    return ParallelFor(ctx, n, fn);
+  };
+}
+
 // Input i when it is a constant initializer (KernelInfoGetConstantInput_tensor), else nullopt.
 absl::StatusOr<std::optional<InputTensor>> ConstantInput(const OrtKernelInfo* info, size_t i) {
   const OrtApi& api = Api();
@@ -121,10 +129,7 @@ absl::Status QuantizeFp8CpuKernel::Compute(OrtKernelContext* ctx) const {
   p.y = static_cast<uint8_t*>(y);
   p.y_scale = static_cast<float*>(y_scale);
 
-  // About 64 KiB of input per task.
-  const Ranges rows(p.rows, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, p.k)));
-  auto task = [&](size_t i) { cpu::QuantizeFp8(p, rows.Begin(i), rows.End(i), isa_); };
-  return ParallelFor(ctx, static_cast<size_t>(rows.count), task);
+  return cpu::QuantizeFp8Rows(p, isa_, OrtPool(ctx));
 }
 
 // -------------------------------------------------------------------------------------- FP8GEMM
@@ -177,10 +182,7 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
   in.bias = bias ? bias->data : nullptr;
   in.out_type = static_cast<DType>(attrs_.out_type);
   in.y = y;
-  auto parallel = [ctx](size_t n, absl::FunctionRef<void(size_t)> task) -> absl::Status {
-    auto fn = [&task](size_t i) { task(i); };
-    return ParallelFor(ctx, n, fn);
-  };
+  const auto parallel = OrtPool(ctx);
   const auto* b_codes = static_cast<const uint8_t*>(b->data);
   if (prepared_b_ != nullptr) return cpu::Fp8Gemm(*prepared_b_, b_codes, in, parallel);
   // B (or B_scale) is computed at run time: prepare it for this call.

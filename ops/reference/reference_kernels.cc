@@ -27,21 +27,29 @@ void QuantizeFp8(const QuantizeProblem& p, int64_t row_begin, int64_t row_end) {
   }
 }
 
+QuantizeProblem FusedActivationQuantization(const void* a, DType a_type, int64_t rows, int64_t k,
+                                            int64_t a_block, Fp8Format format, uint8_t* y,
+                                            float* y_scale) {
+  QuantizeProblem q;
+  q.rows = rows;
+  q.k = k;
+  q.x = a;
+  q.x_type = a_type;
+  q.block_size = a_block;
+  q.params = {format, /*saturate=*/true, /*scale_pow2=*/false};
+  q.y = y;
+  q.y_scale = y_scale;
+  return q;
+}
+
 void DequantizeARow(const GemmProblem& p, int64_t m, float* a_row) {
   if (p.quantize_a) {  // QuantizeFP8 of row m, then that row as FP8 A
-    const int64_t ng = NumBlocks(p.k, p.a_block);
     std::vector<uint8_t> codes(static_cast<size_t>(p.k));
-    std::vector<float> scales(static_cast<size_t>(ng));
-    QuantizeProblem q;
-    q.rows = 1;
-    q.k = p.k;
-    q.x = static_cast<const char*>(p.a) + m * p.k * DTypeSize(p.a_type);
-    q.x_type = p.a_type;
-    q.block_size = p.a_block;
-    q.params = {p.a_quant_format, /*saturate=*/true, /*scale_pow2=*/false};
-    q.y = codes.data();
-    q.y_scale = scales.data();
-    QuantizeFp8(q, 0, 1);
+    std::vector<float> scales(static_cast<size_t>(NumBlocks(p.k, p.a_block)));
+    QuantizeFp8(FusedActivationQuantization(
+                    static_cast<const char*>(p.a) + m * p.k * DTypeSize(p.a_type), p.a_type, 1, p.k,
+                    p.a_block, p.a_quant_format, codes.data(), scales.data()),
+                0, 1);
     GemmProblem row = p;
     row.quantize_a = false;
     row.a = codes.data();

@@ -28,6 +28,13 @@ struct QuantizeProblem {
 // Quantizes rows [row_begin, row_end).
 void QuantizeFp8(const QuantizeProblem& p, int64_t row_begin, int64_t row_end);
 
+// FP8GEMM's a_quant_type: QuantizeFP8 of A ([rows, k] of a_type) to `format` in groups of
+// a_block, saturating, with dynamic scales, into y [rows, k] and y_scale [rows, NumBlocks(k,
+// a_block)]. The one definition the reference, the CPU kernels and the tests use.
+QuantizeProblem FusedActivationQuantization(const void* a, DType a_type, int64_t rows, int64_t k,
+                                            int64_t a_block, Fp8Format format, uint8_t* y,
+                                            float* y_scale);
+
 using ::fp8ops::GemmProblem;
 
 // Dequantizes row m of A into a_row[k] (float32).

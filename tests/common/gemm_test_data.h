@@ -98,16 +98,10 @@ inline QuantizedCase QuantizeActivations(const GemmCase& c, const GemmInputs& d,
   q.c.a_type = ToDType(format);
   q.d.a.assign(static_cast<size_t>(c.m * c.k), 0);
   q.d.a_scale.assign(static_cast<size_t>(c.m * NumBlocks(c.k, c.a_block)), 0.0f);
-  reference::QuantizeProblem p;
-  p.rows = c.m;
-  p.k = c.k;
-  p.x = d.a.data();
-  p.x_type = c.a_type;
-  p.block_size = c.a_block;
-  p.params = {format, true, false};
-  p.y = q.d.a.data();
-  p.y_scale = q.d.a_scale.data();
-  reference::QuantizeFp8(p, 0, c.m);
+  reference::QuantizeFp8(
+      reference::FusedActivationQuantization(d.a.data(), c.a_type, c.m, c.k, c.a_block, format,
+                                             q.d.a.data(), q.d.a_scale.data()),
+      0, c.m);
   return q;
 }
 

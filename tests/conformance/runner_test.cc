@@ -106,22 +106,18 @@ enum class Order { kReverse, kScaleAfterSegmentSums, kDoubleThenRound };
 // Y of the case computed with `order` (float32 arithmetic except kDoubleThenRound).
 HostTensor Evaluate(const GemmOperands& ops, Order order) {
   if (ops.attrs.a_quant_type != 0) {  // the same evaluation of the QuantizeFP8 -> FP8GEMM operands
-    reference::QuantizeProblem q;
-    q.k = ops.a->shape.back();
-    q.rows = q.k == 0 ? 0 : ops.a->NumElements() / q.k;
-    q.x = ops.a->bytes.data();
-    q.x_type = static_cast<DType>(ops.a->elem_type);
-    q.block_size = ops.attrs.a_block;
-    q.params = {static_cast<Fp8Format>(ops.attrs.a_quant_type), true, false};
+    const int64_t k = ops.a->shape.back(), rows = k == 0 ? 0 : ops.a->NumElements() / k;
     HostTensor a8 = *ops.a, s8;
     a8.elem_type = static_cast<int32_t>(ops.attrs.a_quant_type);
     a8.bytes.assign(static_cast<size_t>(ops.a->NumElements()), 0);
     s8.elem_type = 1;
-    s8.shape = QuantizeScaleShape(ops.a->shape, q.block_size);
-    s8.bytes.assign(static_cast<size_t>(q.rows * NumBlocks(q.k, q.block_size)) * sizeof(float), 0);
-    q.y = a8.bytes.data();
-    q.y_scale = s8.mutable_data<float>();
-    reference::QuantizeFp8(q, 0, q.rows);
+    s8.shape = QuantizeScaleShape(ops.a->shape, ops.attrs.a_block);
+    s8.bytes.assign(static_cast<size_t>(rows * NumBlocks(k, ops.attrs.a_block)) * sizeof(float), 0);
+    reference::QuantizeFp8(reference::FusedActivationQuantization(
+                               ops.a->bytes.data(), static_cast<DType>(ops.a->elem_type), rows, k,
+                               ops.attrs.a_block, static_cast<Fp8Format>(ops.attrs.a_quant_type),
+                               a8.bytes.data(), s8.mutable_data<float>()),
+                           0, rows);
     GemmOperands w8a8 = ops;
     w8a8.attrs.a_quant_type = 0;
     w8a8.a = &a8;
