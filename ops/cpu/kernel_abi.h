@@ -38,8 +38,9 @@ constexpr int kMaxTileRowsBf16 = 384;  // the largest Fp8GemmKernels::tile_rows_
 // segment. Masked-off codes of a chunk decode to finite values (they meet A's zeros).
 //
 // Flags: one bit per (row, chunk) of metadata, set at preparation when the chunk holds a code the
-// ISA's decoder does not handle (AVX2, E4M3: NaN -> the segment's result is NaN). An ISA whose
-// decoder is exact for every code (AVX-512: table lookups) has no flag_rows and keeps no flags.
+// ISA's decoder does not handle (AVX2, E4M3: NaN -> the segment's result is NaN; AVX-512: zero,
+// subnormal, Inf or NaN -> the GEMV decodes that chunk by table lookups instead of arithmetic).
+// An ISA without flag_rows keeps no flags.
 
 // A view of B and its scales for the kernels.
 struct BView {
@@ -67,6 +68,21 @@ struct GemvArgs {
   float* scratch;  // gemv_scratch * m * nseg floats
 };
 
+// The float tile path's A^T for up to 16 rows of FP8 A: row i < rows of codes at a + i * lda
+// (format 17 / 19), chunks [g0, g1) of B's segmentation decoded in a_order_f32 and times
+// scale[i * b->nseg + s]; element j of chunk g of row i goes to dst[(g * chunk + j) * w + i], rows
+// [rows, 16) are zero (the panel's padding columns).
+struct PrepAArgs {
+  const BView* b;
+  const uint8_t* a;
+  int64_t lda;
+  int64_t rows;
+  int32_t format;
+  const float* scale;
+  float* dst;
+  int64_t w;
+};
+
 struct Fp8GemmKernels {
   int chunk;         // codes per chunk (a multiple of 2 * vec)
   int vec;           // float32 lanes per vector: M columns per vector of the tile kernels
@@ -88,6 +104,13 @@ struct Fp8GemmKernels {
   int kc_f32;
   const uint8_t* a_order_f32;   // [chunk]
   const uint8_t* a_order_bf16;  // [chunk] (nullptr if the ISA has no bf16 path)
+  // A's order for gemv_f32 / gemv_bf16 where their decoder differs from the tile path's.
+  const uint8_t* gemv_order_f32;
+  const uint8_t* gemv_order_bf16;
+  // gemv_* may scale the decoded weights by a power of two (taken back in the block scale):
+  // activations of at least this magnitude (0: no limit) take the tile path instead, whose
+  // products cannot overflow where the reference's do not.
+  float gemv_max_abs_a;
   // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
   // float A (weight-only, or FP8 codes decoded to float).
@@ -99,6 +122,8 @@ struct Fp8GemmKernels {
   // scale of the chunk's segment.
   void (*decode_f32)(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1, float* tile,
                      int64_t ldt);
+  // PrepAArgs for chunks [g0, g1); nullptr: the driver prepares A^T itself.
+  void (*prep_a_f32)(const PrepAArgs* args, int64_t g0, int64_t g1);
   // The same, unscaled bf16 in a_order_bf16 (uint16 elements; ldt counts them).
   void (*decode_bf16)(const BView* b, int64_t r0, int64_t rows, int64_t g0, int64_t g1,
                       uint16_t* tile, int64_t ldt);

@@ -515,6 +515,30 @@ TEST(CpuFp8Gemm, LargerShapesAndThreadedSplitGiveSameResult) {
 // up to 4 vectors, whose first (widest) one sets the B rows per call (12, 12, 8, 6 on AVX-512):
 // every panel width first and last, M blocks over 256 columns, K over several tile passes with a
 // short last one, N with a partial last task and call.
+// The AVX-512 GEMV decodes weights times 2^8 (E4M3) / 2^16 (E5M2) and takes that back in the
+// block scale; float / bfloat16 activations near 2^100 would overflow there where the reference
+// (scales applied first) stays finite, so such calls take the tile path: same Y as the reference.
+TEST(CpuFp8Gemm, HugeActivationsDoNotOverflowTheGemv) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (Isa isa : TestedIsas()) {
+    for (DType at : {DType::kFloat, DType::kBFloat16}) {
+      for (int64_t m : {1, 3}) {
+        GemmCase c{m, 9, 256, 128, 128, 128, at, Fp8Format::kE5M2, DType::kFloat, false};
+        std::vector<float> x(static_cast<size_t>(c.m * c.k));
+        for (auto& v : x) v = std::ldexp(normal(rng), 100);
+        const GemmData d = testing::MakeGemmInputs(c, x, rng);
+        const std::vector<uint8_t> y = RunFast(isa, c, d, /*threaded=*/false);
+        std::vector<float> yf(static_cast<size_t>(c.m * c.n));
+        LoadAsFloat(y.data(), c.out_type, c.m * c.n, yf.data());
+        for (float v : yf) ASSERT_TRUE(std::isfinite(v)) << Describe(isa, c);
+        CheckGemm(isa, c, d, y);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
 TEST(CpuFp8Gemm, TilePanelsAndRowBlocksMatchReference) {
   std::mt19937 rng(11);
   const int64_t ms[] = {18, 31, 40, 48, 49, 64, 65, 80, 97, 113, 128, 257, 300};
