@@ -82,54 +82,55 @@ struct DecodeTables {
   alignas(64) uint8_t lo[2][128];
 };
 
-constexpr DecodeTables MakeTables() {
-  DecodeTables t{};
-  for (int f = 0; f < 2; ++f) {
-    for (int m = 0; m < 128; ++m) {
-      const uint16_t v = Bf16OfMagnitude(f == 0 ? 17 : 19, m);
-      t.hi[f][m] = static_cast<uint8_t>(v >> 8);
-      t.lo[f][m] = static_cast<uint8_t>(v & 0xFF);
-    }
-  }
-  return t;
-}
-alignas(64) constexpr DecodeTables kTables = MakeTables();
-
 // GemvDecoder's scale: decoded value = FP8 value * 2^kGemvShift[format e4m3 / e5m2].
 constexpr int kGemvShift[2] = {8, 16};
 constexpr float kGemvUnscale[2] = {1.0f / 256.0f, 1.0f / 65536.0f};
 
-// The same tables for the FP8 value times 2^kGemvShift (exact: every nonzero finite magnitude is
-// a normal bfloat16 well below the top of the range; zero, Inf and NaN unchanged).
-constexpr DecodeTables MakeGemvTables() {
+// The tables of every magnitude's bfloat16; `gemv`: of the value times 2^kGemvShift (exact: every
+// nonzero finite magnitude is a normal bfloat16 well below the top of the range; zero, Inf and
+// NaN unchanged).
+constexpr DecodeTables MakeTables(bool gemv) {
   DecodeTables t{};
   for (int f = 0; f < 2; ++f) {
     for (int m = 0; m < 128; ++m) {
       uint16_t v = Bf16OfMagnitude(f == 0 ? 17 : 19, m);
-      if (v != 0 && (v & 0x7F80) != 0x7F80) v = static_cast<uint16_t>(v + (kGemvShift[f] << 7));
+      if (gemv && v != 0 && (v & 0x7F80) != 0x7F80) {
+        v = static_cast<uint16_t>(v + (kGemvShift[f] << 7));
+      }
       t.hi[f][m] = static_cast<uint8_t>(v >> 8);
       t.lo[f][m] = static_cast<uint8_t>(v & 0xFF);
     }
   }
   return t;
 }
-alignas(64) constexpr DecodeTables kGemvTables = MakeGemvTables();
+alignas(64) constexpr DecodeTables kTables = MakeTables(false);
+alignas(64) constexpr DecodeTables kGemvTables = MakeTables(true);
+
+// One format's tables in registers and the lookup both decoders share.
+struct TableRegs {
+  __m512i hi0, hi1, lo0, lo1;
+  TableRegs(const DecodeTables& t, int f) {
+    hi0 = _mm512_load_si512(t.hi[f]);
+    hi1 = _mm512_load_si512(t.hi[f] + 64);
+    lo0 = _mm512_load_si512(t.lo[f]);
+    lo1 = _mm512_load_si512(t.lo[f] + 64);
+  }
+  // The high (sign included) and low bytes of each code's bfloat16, in place.
+  inline void Lookup(__m512i c, __m512i* h, __m512i* l) const {
+    *h = _mm512_permutex2var_epi8(hi0, c, hi1);  // index: the low 7 bits
+    *l = _mm512_permutex2var_epi8(lo0, c, lo1);
+    *h = _mm512_ternarylogic_epi32(*h, c, _mm512_set1_epi8(static_cast<char>(0x80)),
+                                   0xF8);  // | sign
+  }
+};
 
 template <bool kE4M3>
 struct Decoder {
-  __m512i hi0, hi1, lo0, lo1;
-  Decoder() {
-    const int f = kE4M3 ? 0 : 1;
-    hi0 = _mm512_load_si512(kTables.hi[f]);
-    hi1 = _mm512_load_si512(kTables.hi[f] + 64);
-    lo0 = _mm512_load_si512(kTables.lo[f]);
-    lo1 = _mm512_load_si512(kTables.lo[f] + 64);
-  }
+  TableRegs t{kTables, kE4M3 ? 0 : 1};
   // One 64-byte chunk c -> bf16 of codes 0-7, 16-23, 32-39, 48-55 (*x0) and of the others (*x1).
   inline void Chunk(__m512i c, __m512i* x0, __m512i* x1) const {
-    __m512i h = _mm512_permutex2var_epi8(hi0, c, hi1);  // index: the low 7 bits
-    const __m512i l = _mm512_permutex2var_epi8(lo0, c, lo1);
-    h = _mm512_ternarylogic_epi32(h, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // | sign
+    __m512i h, l;
+    t.Lookup(c, &h, &l);
     *x0 = _mm512_unpacklo_epi8(l, h);
     *x1 = _mm512_unpackhi_epi8(l, h);
   }
@@ -139,14 +140,7 @@ struct Decoder {
 // the even codes (*xe: word j = code 2j) and of the odd codes (*xo: word j = code 2j + 1).
 template <bool kE4M3>
 struct GemvDecoder {
-  __m512i hi0, hi1, lo0, lo1;
-  GemvDecoder() {
-    const int f = kE4M3 ? 0 : 1;
-    hi0 = _mm512_load_si512(kGemvTables.hi[f]);
-    hi1 = _mm512_load_si512(kGemvTables.hi[f] + 64);
-    lo0 = _mm512_load_si512(kGemvTables.lo[f]);
-    lo1 = _mm512_load_si512(kGemvTables.lo[f] + 64);
-  }
+  TableRegs t{kGemvTables, kE4M3 ? 0 : 1};
   // Right for normal codes only (FlagRows marks the chunks holding others).
   static inline void Arith(__m512i c, __m512i* xe, __m512i* xo) {
     constexpr int kShift = kE4M3 ? 4 : 3;  // magnitude to bit 4 (E4M3) / 5 (E5M2)
@@ -159,9 +153,8 @@ struct GemvDecoder {
   }
   // Every code: the lookups, then the bytes paired into words of the same order.
   inline void Lookup(__m512i c, __m512i* xe, __m512i* xo) const {
-    __m512i h = _mm512_permutex2var_epi8(hi0, c, hi1);
-    const __m512i l = _mm512_permutex2var_epi8(lo0, c, lo1);
-    h = _mm512_ternarylogic_epi32(h, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // | sign
+    __m512i h, l;
+    t.Lookup(c, &h, &l);
     *xe = _mm512_ternarylogic_epi32(l, _mm512_set1_epi16(0x00FF), _mm512_slli_epi16(h, 8), 0xEA);
     *xo = _mm512_ternarylogic_epi32(h, _mm512_set1_epi16(static_cast<int16_t>(0xFF00)),
                                     _mm512_srli_epi16(l, 8), 0xEA);
