@@ -7,10 +7,11 @@
 // reference: K is summed per block of the scales, then scaled; docs/OPERATORS.md 1.5 bounds it).
 //
 // Kernel choice per call: small M (<= 8 on AVX-512, <= 4 on AVX2) streams B once, several rows
-// at a time, decoding in registers against A prepared in the decoder's lane order (GEMV).
-// Larger M computes C^T = B * A^T: a tile of B rows is decoded into L1/L2 and a register-blocked
-// microkernel broadcasts B and loads A^T vectors (12 rows x 32 columns of M on AVX-512, 6 x 16 on
-// AVX2). On avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values
+// at a time, decoding in registers against A prepared in the decoder's lane order (GEMV; its
+// decoder is arithmetic for normal codes, and the flagged chunks holding others take table
+// lookups). Larger M computes C^T = B * A^T: a tile of B rows is decoded into L1/L2 and a
+// register-blocked microkernel broadcasts B and loads A^T vectors (6 rows x 64 columns of M on
+// AVX-512, 12 x 32 for narrower panels; 6 x 16 on AVX2); A^T is prepared once per call. On avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values
 // are exact in bfloat16; bfloat16 activations only when none is below 2^-100, as the instruction
 // flushes subnormals); float and float16 activations use FP32 FMA. On avx512_amx the same,
 // except that the larger-M bf16 products run on AMX tiles (TDPBF16PS, 32 B rows x 32 columns).
