@@ -18,8 +18,8 @@
 //   session_bench [--threads=2] [--runs=11] [--shapes=1x4096x4096,128x4096x14336x1,...]
 //                 [--kinds=fp32,nbits8,fp8_w8a8] [--big] [--dir=/tmp] [--plugin=libfp8ops.so]
 //
-// Shapes are MxKxN[xLAYERS]. --big adds 1x4096x14336x10 and 16x4096x14336x10 (587 M weights:
-// 587 MB in FP8, 2.3 GB in fp32), far over the L3.
+// Shapes are MxKxN[xLAYERS]. --big adds 1x4096x14336x11 and 16x4096x14336x11 (646 M weights:
+// 646 MB in FP8, 2.6 GB in fp32), far over the L3 (the issue asks for 600 MB or more).
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -312,8 +312,8 @@ int Main(int argc, char** argv) {
     shapes.push_back({v[0], v[1], v[2], v.size() > 3 ? v[3] : 1});
   }
   if (Flag(argc, argv, "big", "") == "1") {
-    shapes.push_back({1, 4096, 14336, 10});
-    shapes.push_back({16, 4096, 14336, 10});
+    shapes.push_back({1, 4096, 14336, 11});
+    shapes.push_back({16, 4096, 14336, 11});
   }
   std::vector<std::string> kinds;
   for (const auto& k :
