@@ -156,8 +156,6 @@ bool Bf16DotIsExact(const uint16_t* a, int64_t n) {
   return any == 0;
 }
 
-}  // namespace
-
 // Whether any of n activations (float, float16 or bfloat16) has magnitude >= limit; NaN does not
 // count (it propagates the same way on every path). float16 stays below 65520.
 bool AnyAbsAtLeast(const void* a, DType type, int64_t n, float limit) {
@@ -181,6 +179,8 @@ bool AnyAbsAtLeast(const void* a, DType type, int64_t n, float limit) {
   }
   return false;
 }
+
+}  // namespace
 
 absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task) {
   for (size_t i = 0; i < n; ++i) task(i);
