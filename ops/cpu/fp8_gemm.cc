@@ -117,7 +117,7 @@ BView ViewOf(const PreparedB& b, const uint8_t* codes) {
   v.seg = b.seg;
   v.nseg = b.nseg;
   v.cps = b.cps;
-  v.flags = b.flags.data();
+  v.flags = b.flags.empty() ? nullptr : b.flags.data();
   v.flag_stride = b.flag_stride;
   v.b_scale = b.b_scale.data();
   v.bn = b.bn;
@@ -192,7 +192,8 @@ size_t PreparedB::MemoryBytes() const {
          flags.size();
 }
 
-std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn parallel) {
+std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn parallel,
+                                    bool one_call) {
   auto out = std::make_unique<PreparedB>();
   while (!IsaSupported(isa)) isa = static_cast<Isa>(static_cast<int>(isa) - 1);
   PreparedB& pb = *out;
@@ -221,7 +222,8 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
   for (int64_t s = 0; s < pb.nseg; ++s) {
     pb.seg_kb[s] = src.b_scale_count == 1 ? 0 : static_cast<int32_t>(s * pb.seg / kseg_b);
   }
-  if (kt->flag_rows == nullptr) return out;  // an exact decoder: no flags, B not read here
+  // An exact decoder: no flags, B not read here; optional flags are not worth a pass for one call.
+  if (kt->flag_rows == nullptr || (one_call && kt->flags_optional)) return out;
   pb.flag_stride = CeilDiv(pb.nseg * pb.cps, 8);
   pb.flags.assign(static_cast<size_t>(pb.n * pb.flag_stride), 0);
   const BView view = ViewOf(pb, src.b);

@@ -61,8 +61,11 @@ struct BSource {
 };
 
 // Prepares B for `isa` (lowered to what the CPU supports). Inputs must be valid
-// (ops/common/op_validation.h).
-std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn parallel = RunSerial);
+// (ops/common/op_validation.h). one_call: B is prepared for a single call (a B computed at run
+// time), so flags that only speed decoding up (kernel_abi.h, flags_optional) are not computed:
+// a pass over B would cost that call more than it saves.
+std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn parallel = RunSerial,
+                                    bool one_call = false);
 
 // The activation side of one call.
 struct GemmInput {

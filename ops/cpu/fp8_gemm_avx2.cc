@@ -344,6 +344,7 @@ extern const Fp8GemmKernels kFp8GemmAvx2 = {
     nullptr,
     /*gemv_max_abs_a=*/0.0f,
     FlagRows,
+    /*flags_optional=*/false,  // NaN handling needs them
     GemvF32Dispatch,
     nullptr,
     DecodeF32,

@@ -289,6 +289,7 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   const BView* b = g->b;
   const GemvDecoder<kE4M3> dec;
   const float unscale = kGemvUnscale[kE4M3 ? 0 : 1];
+  const bool lookup_all = b->flags == nullptr;  // prepared without flags: every chunk by lookups
   // The next R rows follow these R in memory: fetch them as far ahead into L2 (each row is a
   // short stream of its own, which the hardware prefetchers pick up late).
   const int64_t ahead = R * b->k;
@@ -304,7 +305,7 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
     for (int i = 0; i < R; ++i) {
       const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
       rowp[i] = b->b + r * b->k;
-      flagp[i] = b->flags + r * b->flag_stride;
+      flagp[i] = lookup_all ? nullptr : b->flags + r * b->flag_stride;
       const int64_t blk = r / b->bn;
       if (blk != cached[i]) {
         cached[i] = blk;
@@ -339,7 +340,7 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
           __m512i x0, x1;
           const __m512i codes = kFull ? LoadOnce(p) : LoadChunk(p, seglen - c * kChunk);
           const int64_t gi = g0 + c;
-          if (__builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
+          if (lookup_all || __builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
             dec.Lookup(codes, &x0, &x1);
           } else {
             GemvDecoder<kE4M3>::Arith(codes, &x0, &x1);
@@ -778,6 +779,7 @@ constexpr Fp8GemmKernels MakeTable(bool amx) {
       kOrders.gemv_bf16,
       /*gemv_max_abs_a=*/0x1p64f,
       FlagRows,
+      /*flags_optional=*/true,
       GemvF32Dispatch,
       GemvBf16Dispatch,
       DecodeF32,

@@ -113,6 +113,9 @@ struct Fp8GemmKernels {
   float gemv_max_abs_a;
   // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
+  // The flags only speed decoding up: without them (BView::flags null) every chunk is decoded
+  // the slower exact way.
+  bool flags_optional;
   // float A (weight-only, or FP8 codes decoded to float).
   void (*gemv_f32)(const GemvArgs* args);
   // bfloat16-pair A (FP8 codes or bf16 activations); nullptr if the ISA has no bf16 path.

@@ -190,7 +190,7 @@ absl::Status Fp8GemmCpuKernel::Compute(OrtKernelContext* ctx) const {
   if (!src) {
     return absl::InternalError("B / B_scale shapes passed validation but cannot be prepared");
   }
-  const auto prepared = cpu::PrepareB(*src, isa_, parallel);
+  const auto prepared = cpu::PrepareB(*src, isa_, parallel, /*one_call=*/true);
   return cpu::Fp8Gemm(*prepared, b_codes, in, parallel);
 }
 
