@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace fp8ops::cpu {
 namespace {
@@ -103,6 +104,24 @@ DotRates MeasureDotRates() {
   if (IsaSupported(Isa::kAvx512Bf16))
     r.bf16_gflops = kIters * 24.0 * 64.0 / best_bf16 * 1e-9;  // 32 x 2
   return r;
+}
+
+bool GemvArithDecodeFaster() {
+  static const bool faster = [] {
+    const Fp8GemmKernels* k = GemmKernelsFor(Isa::kAvx512);
+    if (k == nullptr || k->calib_decode_arith == nullptr) return false;
+    const char* env = std::getenv("FP8OPS_GEMV_DECODE");
+    if (env != nullptr && std::strcmp(env, "arith") == 0) return true;
+    if (env != nullptr && std::strcmp(env, "lookup") == 0) return false;
+    constexpr int64_t kIters = 400;  // 6400 chunks: 7 / 14 us per run on a Xeon (arith / lookup)
+    double arith = 1e9, lookup = 1e9;
+    for (int rep = 0; rep < 5; ++rep) {
+      arith = std::min(arith, TimeLoop(k->calib_decode_arith, kIters));
+      lookup = std::min(lookup, TimeLoop(k->calib_decode_lookup, kIters));
+    }
+    return arith < 0.9 * lookup;
+  }();
+  return faster;
 }
 
 }  // namespace fp8ops::cpu

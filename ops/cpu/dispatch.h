@@ -7,6 +7,7 @@
 // On a CPU with AVX512_BF16 and no override, a short calibration (well under a millisecond)
 // times vdpbf16ps against FP32 FMA: avx512_bf16 is chosen only if the bf16 dot product gives at
 // least 0.9x the FMA's FLOP rate (on some CPUs it runs at half that rate, on others at twice).
+// On AVX-512 a second one times the GEMV's two FP8 decoders (GemvArithDecodeFaster).
 #ifndef FP8OPS_OPS_CPU_DISPATCH_H_
 #define FP8OPS_OPS_CPU_DISPATCH_H_
 
@@ -28,6 +29,11 @@ struct DotRates {
   double fma_gflops = 0, bf16_gflops = 0;
 };
 DotRates MeasureDotRates();
+
+// Whether the GEMV's arithmetic decode (with the optional flags, kernel_abi.h) measured faster
+// than its table lookups on this CPU (a calibration of well under a millisecond, once per
+// process); FP8OPS_GEMV_DECODE=arith|lookup overrides it. False where the ISA has one decoder.
+bool GemvArithDecodeFaster();
 
 }  // namespace fp8ops::cpu
 

@@ -222,8 +222,11 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
   for (int64_t s = 0; s < pb.nseg; ++s) {
     pb.seg_kb[s] = src.b_scale_count == 1 ? 0 : static_cast<int32_t>(s * pb.seg / kseg_b);
   }
-  // An exact decoder: no flags, B not read here; optional flags are not worth a pass for one call.
-  if (kt->flag_rows == nullptr || (one_call && kt->flags_optional)) return out;
+  // An exact decoder: no flags, B not read here. Optional flags: not worth a pass for one call,
+  // nor where the decode they enable did not measure faster on this CPU.
+  if (kt->flag_rows == nullptr || (kt->flags_optional && (one_call || !GemvArithDecodeFaster()))) {
+    return out;
+  }
   pb.flag_stride = CeilDiv(pb.nseg * pb.cps, 8);
   pb.flags.assign(static_cast<size_t>(pb.n * pb.flag_stride), 0);
   const BView view = ViewOf(pb, src.b);
@@ -342,8 +345,9 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
 
   if (!tile_path) {
     // ---- small M: A rows [M][K'] in the GEMV decoder's order, B streamed once.
+    // The GEMV's own order where it decodes with flags; without them (kernel_abi.h) the tiles'.
     const uint8_t* gemv_order = use_bf16 ? kt->gemv_order_bf16 : kt->gemv_order_f32;
-    if (gemv_order == nullptr) gemv_order = order;
+    if (gemv_order == nullptr || b.flags.empty()) gemv_order = order;
     std::vector<float> a32_buf;
     std::vector<uint16_t> a16_buf;
     uint16_t* a16 = use_bf16 ? Aligned<uint16_t>(a16_buf, M * kp, 0) : nullptr;

@@ -354,6 +354,8 @@ extern const Fp8GemmKernels kFp8GemmAvx2 = {
     nullptr,
     CalibFma,
     nullptr,
+    /*calib_decode_arith=*/nullptr,
+    /*calib_decode_lookup=*/nullptr,
     /*tile_begin=*/nullptr,
     /*tile_end=*/nullptr,
     /*calib_amx=*/nullptr,

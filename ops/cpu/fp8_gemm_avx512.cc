@@ -140,7 +140,10 @@ struct Decoder {
 // the even codes (*xe: word j = code 2j) and of the odd codes (*xo: word j = code 2j + 1).
 template <bool kE4M3>
 struct GemvDecoder {
-  TableRegs t{kGemvTables, kE4M3 ? 0 : 1};
+  // `scaled`: the tables of the value times 2^kGemvShift (Lookup, beside Arith); else the exact
+  // ones (LookupUnscaled: B prepared without flags decodes every chunk so, in Decoder's order).
+  explicit GemvDecoder(bool scaled) : t(scaled ? kGemvTables : kTables, kE4M3 ? 0 : 1) {}
+  TableRegs t;
   // Right for normal codes only (FlagRows marks the chunks holding others).
   static inline void Arith(__m512i c, __m512i* xe, __m512i* xo) {
     constexpr int kShift = kE4M3 ? 4 : 3;  // magnitude to bit 4 (E4M3) / 5 (E5M2)
@@ -151,7 +154,14 @@ struct GemvDecoder {
     *xe = _mm512_ternarylogic_epi32(_mm512_srai_epi16(_mm512_slli_epi16(c, 8), kShift), keep, exp7,
                                     0xEA);
   }
-  // Every code: the lookups, then the bytes paired into words of the same order.
+  // Every code, unscaled, in Decoder::Chunk's order (x0 = codes 0-7, 16-23, ...; x1 the others).
+  inline void LookupUnscaled(__m512i c, __m512i* x0, __m512i* x1) const {
+    __m512i h, l;
+    t.Lookup(c, &h, &l);
+    *x0 = _mm512_unpacklo_epi8(l, h);
+    *x1 = _mm512_unpackhi_epi8(l, h);
+  }
+  // Every code: the lookups, then the bytes paired into words of Arith's order.
   inline void Lookup(__m512i c, __m512i* xe, __m512i* xo) const {
     __m512i h, l;
     t.Lookup(c, &h, &l);
@@ -287,9 +297,10 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   // A of up to 2 rows (bf16) or 1 row (float) stays in registers across the R rows of B.
   constexpr int kHoist = kBf16 ? (M <= 2 ? M : 0) : (M == 1 ? 1 : 0);
   const BView* b = g->b;
-  const GemvDecoder<kE4M3> dec;
-  const float unscale = kGemvUnscale[kE4M3 ? 0 : 1];
-  const bool lookup_all = b->flags == nullptr;  // prepared without flags: every chunk by lookups
+  // B prepared without flags (kernel_abi.h): every chunk by exact lookups, A in a_order_*.
+  const bool lookup_all = b->flags == nullptr;
+  const GemvDecoder<kE4M3> dec(!lookup_all);
+  const float unscale = lookup_all ? 1.0f : kGemvUnscale[kE4M3 ? 0 : 1];
   // The next R rows follow these R in memory: fetch them as far ahead into L2 (each row is a
   // short stream of its own, which the hardware prefetchers pick up late).
   const int64_t ahead = R * b->k;
@@ -340,7 +351,9 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
           __m512i x0, x1;
           const __m512i codes = kFull ? LoadOnce(p) : LoadChunk(p, seglen - c * kChunk);
           const int64_t gi = g0 + c;
-          if (lookup_all || __builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
+          if (lookup_all) {
+            dec.LookupUnscaled(codes, &x0, &x1);
+          } else if (__builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
             dec.Lookup(codes, &x0, &x1);
           } else {
             GemvDecoder<kE4M3>::Arith(codes, &x0, &x1);
@@ -759,6 +772,31 @@ __attribute__((target("avx512bf16"))) float CalibBf16(int64_t iters) {
   return _mm512_reduce_add_ps(s);
 }
 
+// `iters` rounds of GemvDecoder<E4M3> over 16 chunks of codes in L1, arithmetic or by lookups,
+// folded into a value to keep (the loop must not be optimized away).
+template <bool kArith>
+float CalibDecode(int64_t iters) {
+  alignas(64) uint8_t codes[16 * kChunk];
+  for (int i = 0; i < 16 * kChunk; ++i) codes[i] = static_cast<uint8_t>(0x30 + i % 64);
+  const GemvDecoder<true> dec(/*scaled=*/true);
+  __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int c = 0; c < 16; ++c) {
+      __m512i xe, xo;
+      __m512i v = _mm512_load_si512(codes + c * kChunk);
+      __asm__ volatile("" : "+v"(v));  // a new value each round to the compiler: not hoisted
+      if (kArith) {
+        GemvDecoder<true>::Arith(v, &xe, &xo);
+      } else {
+        dec.Lookup(v, &xe, &xo);
+      }
+      acc0 = _mm512_xor_si512(acc0, xe);
+      acc1 = _mm512_xor_si512(acc1, xo);
+    }
+  }
+  return static_cast<float>(_mm512_reduce_add_epi32(_mm512_xor_si512(acc0, acc1)) & 0xFF);
+}
+
 // The AVX-512 table; with `amx`, the AMX tile microkernel takes the bf16 tile path (its B rows
 // and M columns per call are two tiles each, its tasks more rows).
 constexpr Fp8GemmKernels MakeTable(bool amx) {
@@ -789,6 +827,8 @@ constexpr Fp8GemmKernels MakeTable(bool amx) {
       GemmBf16Dispatch,
       CalibFma,
       CalibBf16,
+      CalibDecode<true>,
+      CalibDecode<false>,
       /*tile_begin=*/nullptr,
       /*tile_end=*/nullptr,
       /*calib_amx=*/nullptr,

@@ -104,7 +104,8 @@ struct Fp8GemmKernels {
   int kc_f32;
   const uint8_t* a_order_f32;   // [chunk]
   const uint8_t* a_order_bf16;  // [chunk] (nullptr if the ISA has no bf16 path)
-  // A's order for gemv_f32 / gemv_bf16 where their decoder differs from the tile path's.
+  // A's order for gemv_f32 / gemv_bf16 where their decoder differs from the tile path's (B
+  // prepared with flags; without them the GEMV takes a_order_*).
   const uint8_t* gemv_order_f32;
   const uint8_t* gemv_order_bf16;
   // gemv_* may scale the decoded weights by a power of two (taken back in the block scale):
@@ -114,7 +115,7 @@ struct Fp8GemmKernels {
   // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
   // The flags only speed decoding up: without them (BView::flags null) every chunk is decoded
-  // the slower exact way.
+  // by the exact lookups of the tile paths, and the GEMV's A is in a_order_* (not gemv_order_*).
   bool flags_optional;
   // float A (weight-only, or FP8 codes decoded to float).
   void (*gemv_f32)(const GemvArgs* args);
@@ -146,6 +147,11 @@ struct Fp8GemmKernels {
   // dot products on full vectors (nullptr where not applicable). Return a value to keep.
   float (*calib_fma)(int64_t iters);
   float (*calib_bf16)(int64_t iters);
+  // `iters` rounds of the GEMV's decode of 16 chunks in L1: arithmetic (calib_decode_arith) and by
+  // lookups (calib_decode_lookup); nullptr where the ISA has one decoder. The dispatch keeps the
+  // optional flags (and so the arithmetic decode) only where it measures faster.
+  float (*calib_decode_arith)(int64_t iters);
+  float (*calib_decode_lookup)(int64_t iters);
   // Called by a thread before / after a tile-path task that calls gemm_bf16; nullptr: nothing to
   // do. AMX: tile_begin saves the thread's tile configuration into `saved` (64 bytes, 64-byte
   // aligned) and loads the kernel's, tile_end restores the saved one (or releases the tiles if
