@@ -23,7 +23,10 @@
 // which three are shifts, 64 codes in two vectors of bfloat16 pairs (even codes, odd codes).
 // Chunks with a code that this gets wrong (zero, subnormal, Inf, NaN) are flagged at preparation
 // (FlagRows) and decoded by the lookups from tables of the same scaled values. Measured (Xeon,
-// one core, 16 MB of weights): 23-25 GB/s against 16-17 for the lookups.
+// one core, 16 MB of weights): 23-25 GB/s against 16-17 for the lookups. Where the dispatch's
+// calibration (CalibDecode) finds the arithmetic decode no faster, and for a B prepared for one
+// call, B has no flags and the GEMV decodes every chunk as Decoder does (LookupUnscaled), with A
+// in a_order_*.
 #include <immintrin.h>
 
 #include <cstdint>
