@@ -288,9 +288,10 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   const BView view = ViewOf(b, b_codes);
   char* y = static_cast<char*>(in.y);
 
-  // Activations too large for the GEMV's scaled decoding (kernel_abi.h) take the tile path.
+  // Activations too large for the GEMV's scaled decoding (kernel_abi.h; only with flags) take
+  // the tile path.
   const bool tile_path =
-      M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f &&
+      M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
                              AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
   const int64_t vec = kt->vec;
   const int64_t mpad = tile_path ? RoundUp(M, vec) : M;

@@ -125,18 +125,19 @@ struct TableRegs {
     *h = _mm512_ternarylogic_epi32(*h, c, _mm512_set1_epi8(static_cast<char>(0x80)),
                                    0xF8);  // | sign
   }
+  // One 64-byte chunk c -> bf16 of codes 0-7, 16-23, 32-39, 48-55 (*x0) and of the others (*x1).
+  inline void Interleaved(__m512i c, __m512i* x0, __m512i* x1) const {
+    __m512i h, l;
+    Lookup(c, &h, &l);
+    *x0 = _mm512_unpacklo_epi8(l, h);
+    *x1 = _mm512_unpackhi_epi8(l, h);
+  }
 };
 
 template <bool kE4M3>
 struct Decoder {
   TableRegs t{kTables, kE4M3 ? 0 : 1};
-  // One 64-byte chunk c -> bf16 of codes 0-7, 16-23, 32-39, 48-55 (*x0) and of the others (*x1).
-  inline void Chunk(__m512i c, __m512i* x0, __m512i* x1) const {
-    __m512i h, l;
-    t.Lookup(c, &h, &l);
-    *x0 = _mm512_unpacklo_epi8(l, h);
-    *x1 = _mm512_unpackhi_epi8(l, h);
-  }
+  inline void Chunk(__m512i c, __m512i* x0, __m512i* x1) const { t.Interleaved(c, x0, x1); }
 };
 
 // The GEMV's decoder (see the file comment): a chunk -> bf16 of (FP8 value * 2^kGemvShift) of
@@ -157,12 +158,9 @@ struct GemvDecoder {
     *xe = _mm512_ternarylogic_epi32(_mm512_srai_epi16(_mm512_slli_epi16(c, 8), kShift), keep, exp7,
                                     0xEA);
   }
-  // Every code, unscaled, in Decoder::Chunk's order (x0 = codes 0-7, 16-23, ...; x1 the others).
+  // Every code, unscaled, as Decoder::Chunk (constructed with scaled = false).
   inline void LookupUnscaled(__m512i c, __m512i* x0, __m512i* x1) const {
-    __m512i h, l;
-    t.Lookup(c, &h, &l);
-    *x0 = _mm512_unpacklo_epi8(l, h);
-    *x1 = _mm512_unpackhi_epi8(l, h);
+    t.Interleaved(c, x0, x1);
   }
   // Every code: the lookups, then the bytes paired into words of Arith's order.
   inline void Lookup(__m512i c, __m512i* xe, __m512i* xo) const {
@@ -775,13 +773,13 @@ __attribute__((target("avx512bf16"))) float CalibBf16(int64_t iters) {
   return _mm512_reduce_add_ps(s);
 }
 
-// `iters` rounds of GemvDecoder<E4M3> over 16 chunks of codes in L1, arithmetic or by lookups,
-// folded into a value to keep (the loop must not be optimized away).
+// `iters` rounds of the GEMV's decode of 16 chunks of E4M3 codes in L1: arithmetic (the GEMV with
+// flags) or the exact lookups (the GEMV without them), folded into a value to keep.
 template <bool kArith>
 float CalibDecode(int64_t iters) {
   alignas(64) uint8_t codes[16 * kChunk];
   for (int i = 0; i < 16 * kChunk; ++i) codes[i] = static_cast<uint8_t>(0x30 + i % 64);
-  const GemvDecoder<true> dec(/*scaled=*/true);
+  const GemvDecoder<true> dec(/*scaled=*/false);
   __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
   for (int64_t it = 0; it < iters; ++it) {
     for (int c = 0; c < 16; ++c) {
@@ -791,7 +789,7 @@ float CalibDecode(int64_t iters) {
       if (kArith) {
         GemvDecoder<true>::Arith(v, &xe, &xo);
       } else {
-        dec.Lookup(v, &xe, &xo);
+        dec.LookupUnscaled(v, &xe, &xo);
       }
       acc0 = _mm512_xor_si512(acc0, xe);
       acc1 = _mm512_xor_si512(acc1, xo);

@@ -108,9 +108,9 @@ struct Fp8GemmKernels {
   // prepared with flags; without them the GEMV takes a_order_*).
   const uint8_t* gemv_order_f32;
   const uint8_t* gemv_order_bf16;
-  // gemv_* may scale the decoded weights by a power of two (taken back in the block scale):
-  // activations of at least this magnitude (0: no limit) take the tile path instead, whose
-  // products cannot overflow where the reference's do not.
+  // gemv_* may scale the decoded weights by a power of two (taken back in the block scale) where
+  // B has flags: activations of at least this magnitude (0: no limit) then take the tile path,
+  // whose products cannot overflow where the reference's do not.
   float gemv_max_abs_a;
   // Writes the flag bytes of rows [r0, r1) (flag_stride bytes each); nullptr: no flags.
   void (*flag_rows)(const BView* b, int64_t r0, int64_t r1, uint8_t* flags);
@@ -148,7 +148,8 @@ struct Fp8GemmKernels {
   float (*calib_fma)(int64_t iters);
   float (*calib_bf16)(int64_t iters);
   // `iters` rounds of the GEMV's decode of 16 chunks in L1: arithmetic (calib_decode_arith) and by
-  // lookups (calib_decode_lookup); nullptr where the ISA has one decoder. The dispatch keeps the
+  // the exact lookups it takes without flags (calib_decode_lookup); nullptr where the ISA has one
+  // decoder. The dispatch keeps the
   // optional flags (and so the arithmetic decode) only where it measures faster.
   float (*calib_decode_arith)(int64_t iters);
   float (*calib_decode_lookup)(int64_t iters);
