@@ -6,18 +6,21 @@
 // Y[m, n] = sum_kb (A[m, kb] . B[n, kb]^T) * a_scale[m, kb] * b_scale[n / 128, kb] (+ bias[n])
 // A [M, K] and B [N, K] both K-major (K contiguous): wgmma's A and B operands as they are.
 //
-// CTA: 3 warpgroups. Warpgroup 0 is the producer (setmaxnreg down to 40 registers): one thread
+// CTA: 3 warpgroups. Warpgroup 0 is the producer (setmaxnreg down to 48 registers; the CTA's
+// 384 x 168 registers then leave the consumers 224, not 232 as with 40): one thread
 // issues the TMA loads (cp.async.bulk.tensor.2d, 128-byte swizzle, tensor maps encoded on the
 // host) of A's 128 x 128 and B's BN x 128 tiles of each K block into a STAGES-deep ring (192 KB),
-// each stage completing on its "full" mbarrier. Warpgroups 1 and 2 are the consumers (setmaxnreg
-// up to 232): each owns 64 rows of the 128-row tile. Per K block: 4 wgmma m64nNk32 into a fresh
-// float32 block sum (scale-d = 0 on the first), wait, release the stage (one arrival per warp on
-// its "empty" mbarrier), then promote: acc += blk * (a_scale[row, kb] * b_scale[n blk, kb]),
-// float32 FMA. That is the numerics contract of the cuBLASLt path and of the spec's bound for FP8
-// tensor-core paths (docs/OPERATORS.md, FP8GEMM): the tensor cores' FP8 sums inside one 128-long
-// K block keep fewer bits than float32, so they never run across blocks. (On the benchmark's
-// shapes the output is bit-identical to cuBLASLt's.) Scales are read from global memory (L2) a
-// block ahead.
+// each stage completing on its "full" mbarrier; its second warp puts the stage's scales (A's 128
+// rows, B's block) into a slot beside the ring and arrives on the same barrier. Warpgroups 1 and 2
+// are the consumers (setmaxnreg up to 224): each owns 64 rows of the 128-row tile. Per K block: 4
+// wgmma m64nNk32 into a fresh float32 block sum (scale-d = 0 on the first), wait, release the stage
+// (one arrival per warp on its "empty" mbarrier), then promote: acc += blk * (a_scale[row, kb] *
+// b_scale[n blk, kb]), float32 FMA. That is the numerics contract of the cuBLASLt path and of the
+// spec's bound for FP8 tensor-core paths (docs/OPERATORS.md, FP8GEMM): the tensor cores' FP8 sums
+// inside one 128-long K block keep fewer bits than float32, so they never run across blocks. (On
+// the benchmark's shapes the output is bit-identical to cuBLASLt's.) The consumers read the scales
+// from the stage's slot: loaded from global memory on their own chain (a block ahead), they cost
+// 5-15% at M >= 1024 (bench/results/cuda_2026-12-07_wgmma_probe).
 //
 // Tiles (W8A8Tile; H100 numbers in bench/results/cuda_h100_2026-11-23d):
 //  - 128x64 / 128x128: one wgmma m64n64 / m64n128 group per K block.
@@ -31,15 +34,18 @@
 // TFLOP/s at 4096^3), so L2 bandwidth is not the limit.
 // Best measured: 1000-1120 TFLOP/s at K = 14336, 860-940 at K = 4096 (M >= 1024), 0.75-0.88x
 // cuBLASLt's block-scaled matmul there; faster than cuBLASLt only while its tiles leave SMs idle
-// (M = 128 / 256, K = N = 4096). Not done: TMA-store epilogue, pingpong consumers (epilogue of one
-// tile under the other's main loop), stream-K / split-K for few tiles.
+// (M = 128 / 256, K = N = 4096). Not done: pingpong consumers (epilogue of one tile under the
+// other's main loop), stream-K / split-K for few tiles.
 //
 // Persistent grid (one CTA per SM): tiles handed out round-robin in a
 // grouped raster (8 tile rows of M per group, so the CTAs running together share A and B tiles in
-// L2); the producer runs ahead into the next tile while the consumers store the last one straight
-// from registers (bias added, one rounding to the output type; rows >= M and columns >= N
-// skipped). Partial tiles: TMA zero-fills rows past M / N; scales are read for rows clamped to
-// M - 1 and weight-scale rows clamped to the last.
+// L2); the producer runs ahead into the next tile while the consumers store the last one (bias
+// added, one rounding to the output type). The double-buffered tile with a 16-bit output stores
+// through shared memory and TMA (one stage fewer: 5), the warpgroup going on while the copy engine
+// writes (stores straight from registers, both warpgroups at once with the tensor cores idle,
+// took 21-29% of a loop without promotion: probe above); the other tiles store from registers. Rows
+// >= M and columns >= N are skipped (clipped by TMA). Partial tiles: TMA zero-fills rows past M /
+// N; scales are read for rows clamped to M - 1 and weight-scale rows clamped to the last.
 //
 // Shared-memory tiles: K-major, 128-byte swizzle (row r of a tile is 128 bytes = one K block of
 // FP8, its 16-byte chunk c at chunk c ^ (r % 8), 8-row groups 1024 bytes apart): what TMA's
@@ -74,13 +80,19 @@ constexpr int kBM = 128;  // rows of A per tile (2 consumer warpgroups x 64)
 constexpr int kBK = 128;  // one K block of the scales = one 128-byte swizzled row
 constexpr int kThreads = 384;
 
-template <int BN, int STAGES>
+// Shared memory: STAGES x (A tile, B tile), the full / empty barriers, STAGES scale slots (A's
+// 128 row scales and B's kParts scales of the stage's K block), and with kOutBytes the output
+// tile the TMA store reads (1024-aligned for its 128-byte swizzle).
+template <int BN, int STAGES, int kOutBytes = 0>
 struct W8A8Cfg {
   static constexpr int kABytes = kBM * kBK;
   static constexpr int kBBytes = BN * kBK;
   static constexpr int kStageBytes = kABytes + kBBytes;
   static constexpr int kBarOff = STAGES * kStageBytes;
-  static constexpr int kSmem = kBarOff + 2 * STAGES * 8 + 1024;  // + slack for 1024 alignment
+  static constexpr int kScaleOff = kBarOff + 2 * STAGES * 8;
+  static constexpr int kScaleFloats = kBM + 4;  // per stage: A's rows, then B's parts
+  static constexpr int kOutOff = (kScaleOff + STAGES * kScaleFloats * 4 + 1023) / 1024 * 1024;
+  static constexpr int kSmem = kOutOff + kOutBytes + 1024;  // + slack for 1024 alignment
 };
 
 struct W8A8Params {
@@ -108,20 +120,27 @@ __device__ __forceinline__ void TileCoords(int t, const W8A8Params& p, int* tm, 
   *tn = r / rows;
 }
 
+// Two outputs of a 16-bit type in one 32-bit word, the first in the low half.
 template <typename T>
-__device__ __forceinline__ void Store2(T* dst, float v0, float v1);
+__device__ __forceinline__ uint32_t Pack2(float v0, float v1);
 template <>
-__device__ __forceinline__ void Store2<float>(float* dst, float v0, float v1) {
-  *reinterpret_cast<float2*>(dst) = make_float2(v0, v1);
+__device__ __forceinline__ uint32_t Pack2<__half>(float v0, float v1) {
+  const __half2 h = __floats2half2_rn(v0, v1);
+  return *reinterpret_cast<const uint32_t*>(&h);
 }
 template <>
-__device__ __forceinline__ void Store2<__half>(__half* dst, float v0, float v1) {
-  *reinterpret_cast<__half2*>(dst) = __halves2half2(__float2half_rn(v0), __float2half_rn(v1));
+__device__ __forceinline__ uint32_t Pack2<__nv_bfloat16>(float v0, float v1) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
+  return *reinterpret_cast<const uint32_t*>(&h);
 }
-template <>
-__device__ __forceinline__ void Store2<__nv_bfloat16>(__nv_bfloat16* dst, float v0, float v1) {
-  *reinterpret_cast<__nv_bfloat162*>(dst) =
-      __halves2bfloat162(__float2bfloat16_rn(v0), __float2bfloat16_rn(v1));
+
+template <typename T>
+__device__ __forceinline__ void Store2(T* dst, float v0, float v1) {
+  if constexpr (sizeof(T) == 4) {
+    *reinterpret_cast<float2*>(dst) = make_float2(v0, v1);
+  } else {
+    *reinterpret_cast<uint32_t*>(dst) = Pack2<T>(v0, v1);
+  }
 }
 
 // wgmma m64n128k32 / m64n64k32 on FP8 operands (both K-major, the only layout FP8 wgmma takes).
@@ -171,19 +190,23 @@ __device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, 
 }
 #endif  // FP8OPS_W8A8_WGMMA
 
-template <int FA, int FB, typename OutT, int BN, int STAGES, bool kDB>
+template <int FA, int FB, typename OutT, int BN, int STAGES, bool kDB, bool kTmaStore>
 __global__ void __launch_bounds__(kThreads, 1)
     W8A8WgmmaKernel(const __grid_constant__ CUtensorMap map_a,
-                    const __grid_constant__ CUtensorMap map_b, const W8A8Params p) {
+                    const __grid_constant__ CUtensorMap map_b,
+                    const __grid_constant__ CUtensorMap map_y, const W8A8Params p) {
 #if defined(FP8OPS_W8A8_WGMMA)
-  using C = W8A8Cfg<BN, STAGES>;
+  using C = W8A8Cfg<BN, STAGES, kTmaStore ? kBM * BN * 2 : 0>;
   constexpr int kAcc = BN / 2;  // float32 accumulators per thread (64 rows x BN per warpgroup)
   constexpr int kPart = BN < 128 ? BN : 128;  // columns per wgmma (m64nkPartk32)
   constexpr int kParts = BN / kPart;
   constexpr int kPartAcc = kPart / 2;
+  static_assert(!kTmaStore || (BN == 128 && sizeof(OutT) == 2), "TMA store: 128x128, 16-bit out");
   extern __shared__ __align__(16) uint8_t smem_raw[];
   const uint32_t raw_s = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-  const uint32_t smem = raw_s + ((1024 - (raw_s & 1023)) & 1023);  // 128B swizzle: 1024-aligned
+  const uint32_t pad = (1024 - (raw_s & 1023)) & 1023;  // 128B swizzle: 1024-aligned
+  const uint32_t smem = raw_s + pad;
+  float* const scales = reinterpret_cast<float*>(smem_raw + pad + C::kScaleOff);
   const uint32_t full0 = smem + C::kBarOff, empty0 = full0 + 8 * STAGES;
   const int wg = threadIdx.x >> 7;
 
@@ -192,8 +215,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&map_b)) : "memory");
 #pragma unroll
     for (int s = 0; s < STAGES; ++s) {
-      MbarInit(full0 + 8 * s, 1);   // the producer's arrive + the TMA bytes
-      MbarInit(empty0 + 8 * s, 8);  // one arrival per consumer warp
+      MbarInit(full0 + 8 * s, 1 + 32);  // the TMA thread's arrive + bytes, the scale warp's 32
+      MbarInit(empty0 + 8 * s, 8);      // one arrival per consumer warp
     }
     detail::FenceMbarInit();
   }
@@ -201,7 +224,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (wg == 0) {
     // ------------------------------------------------------------------------- producer
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 48;\n" ::: "memory");
+    const int pwarp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (threadIdx.x == 0) {
       int stage = 0;
       uint32_t phase = 0;
@@ -221,12 +245,46 @@ __global__ void __launch_bounds__(kThreads, 1)
           }
         }
       }
+    } else if (pwarp == 1) {
+      // The scale warp: the stage's scales into its slot (A's 128 rows, 4 a lane, rows clamped
+      // to M - 1; B's parts, rows past the last read the last), then one arrival a lane on the
+      // stage's full barrier. The consumers read them from shared memory after that barrier,
+      // with no global-load latency on their chain (it cost 5-15%: probe in
+      // bench/results/cuda_2026-12-07_wgmma_probe).
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
+        int tm, tn;
+        TileCoords(tile, p, &tm, &tn);
+        // 48 registers here (setmaxnreg): row offsets, not pointers.
+        const float* sa = p.a_scale + static_cast<int64_t>(tm * kBM + lane) * p.kblocks;
+        const int last = (p.m - 1 - tm * kBM - lane) * p.kblocks;  // clamp: row M - 1
+        const int nblk = min((tn * BN + min(lane, kParts - 1) * kPart) / 128, p.nblocks - 1);
+        const float* sb = p.b_scale + static_cast<int64_t>(nblk) * p.kblocks;
+        for (int kb = 0; kb < p.kblocks; ++kb) {
+          float v[4];
+#pragma unroll
+          for (int q = 0; q < 4; ++q) v[q] = __ldg(sa + min(32 * q * p.kblocks, last) + kb);
+          const float vb = lane < kParts ? __ldg(sb + kb) : 0.0f;
+          MbarWait(empty0 + 8 * stage, phase ^ 1);
+          float* slot = scales + stage * C::kScaleFloats;
+#pragma unroll
+          for (int q = 0; q < 4; ++q) slot[32 * q + lane] = v[q];
+          if (lane < kParts) slot[kBM + lane] = vb;
+          MbarArrive(full0 + 8 * stage);  // release: the slot's stores are seen after the wait
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
     }
   } else {
     // ------------------------------------------------------------------------- consumers
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int cw = wg - 1, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
+    const int row_in_tile = cw * 64 + warp * 16 + g;  // and row_in_tile + 8
     const bool has_bias = p.bias != nullptr;
     const OutT* bias = static_cast<const OutT*>(p.bias);
     OutT* y = static_cast<OutT*>(p.y);
@@ -241,18 +299,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       int tm, tn;
       TileCoords(tile, p, &tm, &tn);
       // This thread's rows: r0 (accumulators 4j, 4j + 1) and r0 + 8 (4j + 2, 4j + 3).
-      const int r0 = tm * kBM + cw * 64 + warp * 16 + g;
-      const float* sa0 = p.a_scale + static_cast<int64_t>(min(r0, p.m - 1)) * p.kblocks;
-      const float* sa1 = p.a_scale + static_cast<int64_t>(min(r0 + 8, p.m - 1)) * p.kblocks;
-      // One weight-scale row per 128 columns (parts past N read the last row; never stored).
-      const float* sb[kParts];
-      float s_a0 = __ldg(sa0), s_a1 = __ldg(sa1), s_b[kParts];
-#pragma unroll
-      for (int h = 0; h < kParts; ++h) {
-        const int nblk = min((tn * BN + h * kPart) / 128, p.nblocks - 1);
-        sb[h] = p.b_scale + static_cast<int64_t>(max(nblk, 0)) * p.kblocks;
-        s_b[h] = __ldg(sb[h]);
-      }
+      const int r0 = tm * kBM + row_in_tile;
       float acc[kAcc];
 #pragma unroll
       for (int i = 0; i < kAcc; ++i) acc[i] = 0.0f;
@@ -272,10 +319,11 @@ __global__ void __launch_bounds__(kThreads, 1)
           if (lane == 0) MbarArrive(empty0 + 8 * p_stage);
           PromoteBlock<kPartAcc>(acc, b, p_a0 * p_b, p_a1 * p_b);
         };
-        // Issues block kb into `cur`. Every issue but the first is followed by the wait for the
-        // block before it (in the other set) and its promotion; the first block is peeled off so
-        // that this happens unconditionally (ptxas serializes the wgmma otherwise, C7514).
-        auto issue = [&](float(&cur)[kPartAcc], int kb) {
+        // Issues the stage's block into `cur` and returns its scales. Every issue but the first
+        // is followed by the wait for the block before it (in the other set) and its promotion;
+        // the first block is peeled off so that this happens unconditionally (ptxas serializes
+        // the wgmma otherwise, C7514).
+        auto issue = [&](float(&cur)[kPartAcc]) {
           MbarWait(full0 + 8 * stage, phase);
           const uint32_t a_s = smem + stage * C::kStageBytes + cw * 64 * kBK;
           const uint32_t b_s = smem + stage * C::kStageBytes + C::kABytes;
@@ -286,8 +334,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                                     detail::SwizzledKMajorDesc(b_s + 32 * s), s == 0 ? 0 : 1);
           }
           asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-          const float c_a0 = __ldg(sa0 + kb), c_a1 = __ldg(sa1 + kb), c_b = __ldg(sb[0] + kb);
-          return make_float4(c_a0, c_a1, c_b, 0.0f);
+          const float* slot = scales + stage * C::kScaleFloats;
+          return make_float4(slot[row_in_tile], slot[row_in_tile + 8], slot[kBM], 0.0f);
         };
         auto next = [&](float4 c) {
           p_a0 = c.x;
@@ -299,20 +347,20 @@ __global__ void __launch_bounds__(kThreads, 1)
             phase ^= 1;
           }
         };
-        next(issue(blk, 0));
+        next(issue(blk));
         int kb = 1;
         for (; kb + 1 < p.kblocks; kb += 2) {
-          float4 c = issue(blk2, kb);
+          float4 c = issue(blk2);
           asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // kb - 1 done
           retire(blk);
           next(c);
-          c = issue(blk, kb + 1);
+          c = issue(blk);
           asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
           retire(blk2);
           next(c);
         }
         if (kb < p.kblocks) {
-          const float4 c = issue(blk2, kb);
+          const float4 c = issue(blk2);
           asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
           retire(blk);
           next(c);
@@ -327,9 +375,13 @@ __global__ void __launch_bounds__(kThreads, 1)
           MbarWait(full0 + 8 * stage, phase);
           const uint32_t a_s = smem + stage * C::kStageBytes + cw * 64 * kBK;
           const uint32_t b_s = smem + stage * C::kStageBytes + C::kABytes;
-          float n_a0 = 0.0f, n_a1 = 0.0f, n_b[kParts];
-          // N parts one after the other through the same block sums (registers: 128 accumulators
-          // + 64 block sums at BN = 256).
+          const float* slot = scales + stage * C::kScaleFloats;
+          const float s_a0 = slot[row_in_tile], s_a1 = slot[row_in_tile + 8];
+          float s_b[kParts];
+#pragma unroll
+          for (int q = 0; q < kParts; ++q) s_b[q] = slot[kBM + q];
+            // N parts one after the other through the same block sums (registers: 128 accumulators
+            // + 64 block sums at BN = 256).
 #pragma unroll
           for (int h = 0; h < kParts; ++h) {
             asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -340,13 +392,6 @@ __global__ void __launch_bounds__(kThreads, 1)
                                       s == 0 ? 0 : 1);
             }
             asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            if (h == 0) {  // the next block's scales load while the tensor cores run
-              const int nk = min(kb + 1, p.kblocks - 1);
-              n_a0 = __ldg(sa0 + nk);
-              n_a1 = __ldg(sa1 + nk);
-#pragma unroll
-              for (int q = 0; q < kParts; ++q) n_b[q] = __ldg(sb[q] + nk);
-            }
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 #pragma unroll
             for (int i = 0; i < kPartAcc; ++i) asm volatile("" : "+f"(blk[i])::"memory");
@@ -355,10 +400,6 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
             PromoteBlock<kPartAcc>(acc + h * kPartAcc, blk, s_a0 * s_b[h], s_a1 * s_b[h]);
           }
-          s_a0 = n_a0;
-          s_a1 = n_a1;
-#pragma unroll
-          for (int q = 0; q < kParts; ++q) s_b[q] = n_b[q];
           if (++stage == STAGES) {
             stage = 0;
             phase ^= 1;
@@ -366,31 +407,77 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       }
       // Epilogue: accumulator 4j + 2h + e is row r0 + 8h, column tn * BN + 8j + 2t + e.
+      if constexpr (kTmaStore) {
+        // Through shared memory and two TMA stores (64 columns each, 128-byte swizzle: the
+        // 8 rows of a warp's store land in 8 different 16-byte chunks, no bank conflicts); the
+        // warpgroup goes on to its next tile while the copy engine writes. Rows >= M and
+        // columns >= N are clipped by TMA. Each warpgroup owns its 64 rows of the tile.
+        const int wt = threadIdx.x & 127;
+        const uint32_t out_s = smem + C::kOutOff + cw * (64 * 128);
+        if (wt == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+        asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");  // its last store has read
 #pragma unroll
-      for (int j = 0; j < kAcc / 4; ++j) {
-        const int n = tn * BN + 8 * j + 2 * t;
-        if (n >= p.n) continue;
-        const bool two = n + 1 < p.n;
-        float b0 = 0.0f, b1 = 0.0f;
-        if (has_bias) {
-          b0 = detail::ToFloat(bias[n]);
-          if (two) b1 = detail::ToFloat(bias[n + 1]);
+        for (int j = 0; j < kAcc / 4; ++j) {
+          const int n = tn * BN + 8 * j + 2 * t;
+          float b0 = 0.0f, b1 = 0.0f;
+          if (has_bias) {
+            if (n < p.n) b0 = detail::ToFloat(bias[n]);
+            if (n + 1 < p.n) b1 = detail::ToFloat(bias[n + 1]);
+          }
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = warp * 16 + g + 8 * h;  // row in the warpgroup's 64
+            const uint32_t addr =
+                out_s + (j / 8) * (kBM * 128) + r * 128 + (((j % 8) ^ (r % 8)) << 4) + 4 * t;
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr),
+                         "r"(Pack2<OutT>(acc[4 * j + 2 * h] + b0, acc[4 * j + 2 * h + 1] + b1))
+                         : "memory");
+          }
         }
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");
+        if (wt == 0) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int m = r0 + 8 * h;
-          if (m >= p.m) continue;
-          const float v0 = has_bias ? acc[4 * j + 2 * h] + b0 : acc[4 * j + 2 * h];
-          const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b1 : acc[4 * j + 2 * h + 1];
-          OutT* dst = y + static_cast<int64_t>(m) * p.n + n;
-          if (p.vec_store) {
-            Store2<OutT>(dst, v0, v1);
-          } else {
-            dst[0] = detail::FromFloat<OutT>(v0);
-            if (two) dst[1] = detail::FromFloat<OutT>(v1);
+          for (int half = 0; half < 2; ++half) {
+            asm volatile(
+                "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::
+                    "l"(reinterpret_cast<uint64_t>(&map_y)),
+                "r"(tn * BN + 64 * half), "r"(tm * kBM + cw * 64), "r"(out_s + half * (kBM * 128))
+                : "memory");
+          }
+          asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < kAcc / 4; ++j) {
+          const int n = tn * BN + 8 * j + 2 * t;
+          if (n >= p.n) continue;
+          const bool two = n + 1 < p.n;
+          float b0 = 0.0f, b1 = 0.0f;
+          if (has_bias) {
+            b0 = detail::ToFloat(bias[n]);
+            if (two) b1 = detail::ToFloat(bias[n + 1]);
+          }
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int m = r0 + 8 * h;
+            if (m >= p.m) continue;
+            const float v0 = has_bias ? acc[4 * j + 2 * h] + b0 : acc[4 * j + 2 * h];
+            const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b1 : acc[4 * j + 2 * h + 1];
+            OutT* dst = y + static_cast<int64_t>(m) * p.n + n;
+            if (p.vec_store) {
+              Store2<OutT>(dst, v0, v1);
+            } else {
+              dst[0] = detail::FromFloat<OutT>(v0);
+              if (two) dst[1] = detail::FromFloat<OutT>(v1);
+            }
           }
         }
       }
+    }
+    if constexpr (kTmaStore) {
+      // The output must be written before the kernel ends.
+      if ((threadIdx.x & 127) == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
     }
   }
 #else
@@ -432,12 +519,27 @@ bool EncodeMap(CUtensorMap* map, const void* base, int64_t rows, int64_t k, int 
 
 std::atomic<int> g_last_grid{0};
 
-template <int FA, int FB, typename OutT, int BN, bool kDB = false>
+// Row-major [m, n] 16-bit output as a 2-D tensor map of 64 x 64 boxes (128 bytes of a row:
+// the 128-byte swizzle's limit), for the TMA-store epilogue; elements past m / n are not written.
+bool EncodeOutMap(CUtensorMap* map, void* base, int64_t m, int64_t n) {
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(n), static_cast<cuuint64_t>(m)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(n) * 2};
+  const cuuint32_t box[2] = {64, 64};
+  const cuuint32_t elem[2] = {1, 1};
+  return EncodeTiled()(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, base, dims, strides, box, elem,
+                       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                       CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <int FA, int FB, typename OutT, int BN, bool kDB, bool kTmaStore>
 cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
-  constexpr int kStages = BN == 256 ? 4 : BN == 128 ? 6 : 8;  // 192 KB of stages each
-  using C = W8A8Cfg<BN, kStages>;
-  CUtensorMap map_a, map_b;
-  if (!EncodeMap(&map_a, a.a, a.m, a.k, kBM) || !EncodeMap(&map_b, a.b, a.n, a.k, BN)) {
+  // ~192 KB of stages each; the TMA-store tile (32 KB) takes one stage's room.
+  constexpr int kStages = kTmaStore ? 5 : BN == 256 ? 4 : BN == 128 ? 6 : 8;
+  using C = W8A8Cfg<BN, kStages, kTmaStore ? kBM * BN * 2 : 0>;
+  CUtensorMap map_a, map_b, map_y{};
+  if (!EncodeMap(&map_a, a.a, a.m, a.k, kBM) || !EncodeMap(&map_b, a.b, a.n, a.k, BN) ||
+      (kTmaStore && !EncodeOutMap(&map_y, a.y, a.m, a.n))) {
     return cudaErrorInvalidValue;
   }
   W8A8Params p{};
@@ -453,12 +555,29 @@ cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
   p.tiles_n = static_cast<int>((a.n + BN - 1) / BN);
   p.num_tiles = p.tiles_m * p.tiles_n;
   p.vec_store = a.n % 2 == 0 && reinterpret_cast<uintptr_t>(a.y) % (2 * sizeof(OutT)) == 0;
-  constexpr auto kernel = W8A8WgmmaKernel<FA, FB, OutT, BN, kStages, kDB>;
+  constexpr auto kernel = W8A8WgmmaKernel<FA, FB, OutT, BN, kStages, kDB, kTmaStore>;
   if (cudaError_t e = detail::AllowDynamicSmem<kernel>(C::kSmem); e != cudaSuccess) return e;
   const int grid = std::min(p.num_tiles, CurrentSmCountOrDefault());
   g_last_grid.store(grid);
-  kernel<<<grid, kThreads, C::kSmem, stream>>>(map_a, map_b, p);
+  kernel<<<grid, kThreads, C::kSmem, stream>>>(map_a, map_b, map_y, p);
   return cudaGetLastError();
+}
+
+// The TMA-store epilogue: the double-buffered 128x128 tile, 16-bit output whose rows are whole
+// 16-byte units (TMA: 16-byte aligned base and row stride).
+template <typename OutT, int BN, bool kDB>
+bool TmaStoreApplies(const GemmLaunchArgs& a) {
+  return kDB && BN == 128 && sizeof(OutT) == 2 && a.n % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(a.y) % 16 == 0;
+}
+
+template <int FA, int FB, typename OutT, int BN, bool kDB>
+cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
+  if constexpr (kDB && BN == 128 && sizeof(OutT) == 2) {
+    if (TmaStoreApplies<OutT, BN, kDB>(a))
+      return LaunchW8A8<FA, FB, OutT, BN, kDB, true>(a, stream);
+  }
+  return LaunchW8A8<FA, FB, OutT, BN, kDB, false>(a, stream);
 }
 
 template <int FA, int FB, int BN, bool kDB = false>

@@ -830,7 +830,16 @@ TEST(CudaFp8Gemm, W8A8WgmmaLargerShapes) {
                 {1024, 4096, 200},
                 {64, 4096, 1000},
                 {129, 4096, 200},
-                {1024, 128, 1000}},
+                {1024, 128, 1000},
+                // The TMA-store epilogue (128x128 double-buffered tile, 16-bit out, N % 8 == 0):
+                // a partial last column tile, N below one box, more tiles than SMs (each CTA's
+                // output buffer reused) with and without bias, bfloat16 and float16.
+                {257, 256, 136},
+                {100, 128, 8},
+                {1000, 1024, 392},
+                {2048, 256, 1152},
+                {130, 512, 264},
+                {2048, 256, 1152}},
                rng);
 }
 
