@@ -2,7 +2,7 @@
 // lose time against cuBLASLt at large M? Variants of its consumer loop that leave one stage out,
 // timed on the same problems (E4M3 x E4M3, 128x128 weight / 1x128 activation block scales, bf16
 // out). The kernel below is a copy of the product's _db path with a variant switch; only V0 gives
-// right answers. Call 1 (probe_call1.cu): V0 the product, V1 no promotion (wgmma accumulate
+// right answers. Call 1 (Kern<V, false, false, 6, 232>, V = 0-4): V0 the product, V1 no promotion (wgmma accumulate
 // straight into acc), V2 no epilogue stores (which also let the compiler drop 63 of 64 promotion
 // FMAs: acc[0] alone stays live), V3 no scale loads (constants), V4 V1 + V2. Call 2 (this file):
 // the product's two changes of this stop (scales through shared memory, TMA-store epilogue) one
