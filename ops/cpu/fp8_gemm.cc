@@ -210,6 +210,7 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
     return out;
   }
   pb.isa = isa;
+  pb.gemv_bf16 = isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512Bf16);
   pb.chunk = kt->chunk;
   pb.seg = SegmentLength(src.k, src.block_k, src.a_block);
   pb.nseg = CeilDiv(src.k, pb.seg);
@@ -275,10 +276,16 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   if (fp8_a && in.a_block > 0 && in.a_block < K && in.a_block % b.seg != 0) {
     return absl::InvalidArgumentError("FP8GEMM: a_block differs from the one B was prepared for");
   }
+  // Activations too large for the GEMV's scaled decoding (kernel_abi.h; only with flags) take
+  // the tile path.
+  const bool tile_path =
+      M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
+                             AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
   // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
   // where that is exact float32 arithmetic (Bf16DotIsExact).
   const bool bf16_isa =
-      (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx) && kt->gemv_bf16 != nullptr;
+      (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || (!tile_path && b.gemv_bf16)) &&
+      kt->gemv_bf16 != nullptr;
   const bool use_bf16 =
       bf16_isa && (fp8_a || (in.a_type == DType::kBFloat16 &&
                              Bf16DotIsExact(static_cast<const uint16_t*>(in.a), M * K)));
@@ -287,12 +294,6 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   const uint8_t* order = use_bf16 ? kt->a_order_bf16 : kt->a_order_f32;
   const BView view = ViewOf(b, b_codes);
   char* y = static_cast<char*>(in.y);
-
-  // Activations too large for the GEMV's scaled decoding (kernel_abi.h; only with flags) take
-  // the tile path.
-  const bool tile_path =
-      M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
-                             AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
   const int64_t vec = kt->vec;
   const int64_t mpad = tile_path ? RoundUp(M, vec) : M;
   // A's scale per (row, segment): ascale[m * nseg + s] (tile path: transposed, [s][mpad]).

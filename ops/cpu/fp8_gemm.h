@@ -45,6 +45,13 @@ struct PreparedB {
   std::vector<float> b_scale;   // as the input
   std::vector<uint8_t> flags;   // [n][flag_stride]
   int64_t flag_stride = 0;
+  // At the kAvx512 level on a CPU that has AVX512_BF16 (chosen there because vdpbf16ps runs at
+  // half the FP32 FMA rate, which the tile paths feel): the GEMV (M <= 8) still takes vdpbf16ps,
+  // as its cost is the decode and the stream of B, not the dot rate, and the bf16 dots skip the
+  // split of the decoded bfloat16 into float32 (kernel benchmark, Xeon without AMX, M = 1,
+  // K = N = 4096: 0.443 vs 0.476 ms best, 0.486 vs 0.589 median). PrepareB sets it; tests clear
+  // it to cover the FP32 GEMV.
+  bool gemv_bf16 = false;
 
   // Bytes this object holds.
   size_t MemoryBytes() const;
