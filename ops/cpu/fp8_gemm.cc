@@ -283,8 +283,15 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
                              AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
   // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
   // where that is exact float32 arithmetic (Bf16DotIsExact).
+  // PreparedB::gemv_bf16: where the GEMV's bf16 dots measured faster than its FP32 FMAs on a CPU
+  // whose vdpbf16ps runs at half the FMA rate (Xeon without AMX, session benchmark M = 1-8,
+  // bench/results/cpu_xeon_2t_2026-12-07_gemv_bf16.md): M = 1, where the decode and the stream
+  // bound the loop and the bf16 dots skip the float32 split, and M >= 7, where the GEMV takes one
+  // row of B per pass and re-reads A for each (bf16 A is half the bytes); not M = 2-6, where the
+  // FMAs' double rate wins (M = 4: 20-35% faster).
+  const bool gemv_bf16 = !tile_path && b.gemv_bf16 && (M == 1 || M >= 7);
   const bool bf16_isa =
-      (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || (!tile_path && b.gemv_bf16)) &&
+      (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || gemv_bf16) &&
       kt->gemv_bf16 != nullptr;
   const bool use_bf16 =
       bf16_isa && (fp8_a || (in.a_type == DType::kBFloat16 &&

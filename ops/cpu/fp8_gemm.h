@@ -11,10 +11,11 @@
 // decoder is arithmetic for normal codes, and the flagged chunks holding others take table
 // lookups). Larger M computes C^T = B * A^T: a tile of B rows is decoded into L1/L2 and a
 // register-blocked microkernel broadcasts B and loads A^T vectors (6 rows x 64 columns of M on
-// AVX-512, 12 x 32 for narrower panels; 6 x 16 on AVX2); A^T is prepared once per call. On avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values
-// are exact in bfloat16; bfloat16 activations only when none is below 2^-100, as the instruction
-// flushes subnormals); float and float16 activations use FP32 FMA. On avx512_amx the same,
-// except that the larger-M bf16 products run on AMX tiles (TDPBF16PS, 32 B rows x 32 columns).
+// AVX-512, 12 x 32 for narrower panels; 6 x 16 on AVX2); A^T is prepared once per call. On
+// avx512_bf16, FP8 and bfloat16 activations use vdpbf16ps (exact products: FP8 values are exact in
+// bfloat16; bfloat16 activations only when none is below 2^-100, as the instruction flushes
+// subnormals); float and float16 activations use FP32 FMA. On avx512_amx the same, except that the
+// larger-M bf16 products run on AMX tiles (TDPBF16PS, 32 B rows x 32 columns).
 #ifndef FP8OPS_OPS_CPU_FP8_GEMM_H_
 #define FP8OPS_OPS_CPU_FP8_GEMM_H_
 
@@ -46,11 +47,10 @@ struct PreparedB {
   std::vector<uint8_t> flags;   // [n][flag_stride]
   int64_t flag_stride = 0;
   // At the kAvx512 level on a CPU that has AVX512_BF16 (chosen there because vdpbf16ps runs at
-  // half the FP32 FMA rate, which the tile paths feel): the GEMV (M <= 8) still takes vdpbf16ps,
-  // as its cost is the decode and the stream of B, not the dot rate, and the bf16 dots skip the
-  // split of the decoded bfloat16 into float32 (kernel benchmark, Xeon without AMX, M = 1,
-  // K = N = 4096: 0.443 vs 0.476 ms best, 0.486 vs 0.589 median). PrepareB sets it; tests clear
-  // it to cover the FP32 GEMV.
+  // half the FP32 FMA rate, which the tile paths feel): the GEMV still takes vdpbf16ps at M = 1
+  // and M >= 7, where it measured faster (Fp8Gemm says why; kernel benchmark, Xeon without AMX,
+  // M = 1, K = N = 4096: 0.439 vs 0.471 ms best, 0.467 vs 0.540 median). PrepareB sets it; tests
+  // clear it to cover the FP32 GEMV.
   bool gemv_bf16 = false;
 
   // Bytes this object holds.
