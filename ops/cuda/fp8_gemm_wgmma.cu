@@ -537,6 +537,7 @@ cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
   // ~192 KB of stages each; the TMA-store tile (32 KB) takes one stage's room.
   constexpr int kStages = kTmaStore ? 5 : BN == 256 ? 4 : BN == 128 ? 6 : 8;
   using C = W8A8Cfg<BN, kStages, kTmaStore ? kBM * BN * 2 : 0>;
+  static_assert(C::kSmem <= 227 * 1024, "more shared memory than an sm_90 CTA may have");
   CUtensorMap map_a, map_b, map_y{};
   if (!EncodeMap(&map_a, a.a, a.m, a.k, kBM) || !EncodeMap(&map_b, a.b, a.n, a.k, BN) ||
       (kTmaStore && !EncodeOutMap(&map_y, a.y, a.m, a.n))) {
