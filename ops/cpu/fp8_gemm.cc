@@ -281,8 +281,6 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   const bool tile_path =
       M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
                              AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
-  // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
-  // where that is exact float32 arithmetic (Bf16DotIsExact).
   // PreparedB::gemv_bf16: where the GEMV's bf16 dots measured faster than its FP32 FMAs on a CPU
   // whose vdpbf16ps runs at half the FMA rate (Xeon without AMX, session benchmark M = 1-8,
   // bench/results/cpu_xeon_2t_2026-12-07_gemv_bf16.md): M = 1, where the decode and the stream
@@ -290,6 +288,8 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   // row of B per pass and re-reads A for each (bf16 A is half the bytes); not M = 2-6, where the
   // FMAs' double rate wins (M = 4: 20-35% faster).
   const bool gemv_bf16 = !tile_path && b.gemv_bf16 && (M == 1 || M >= 7);
+  // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
+  // where that is exact float32 arithmetic (Bf16DotIsExact).
   const bool bf16_isa =
       (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || gemv_bf16) &&
       kt->gemv_bf16 != nullptr;

@@ -287,6 +287,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int row_in_tile = cw * 64 + warp * 16 + g;  // and row_in_tile + 8
     const bool has_bias = p.bias != nullptr;
     const OutT* bias = static_cast<const OutT*>(p.bias);
+    // bias[n], bias[n + 1] as float; 0 past N or without a bias (whose sums get no addition: a
+    // -0 sum stays -0).
+    auto bias_pair = [&](int n) {
+      float2 b = make_float2(0.0f, 0.0f);
+      if (has_bias && n < p.n) b.x = detail::ToFloat(bias[n]);
+      if (has_bias && n + 1 < p.n) b.y = detail::ToFloat(bias[n + 1]);
+      return b;
+    };
     OutT* y = static_cast<OutT*>(p.y);
     int stage = 0;
     uint32_t phase = 0;
@@ -419,18 +427,15 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int j = 0; j < kAcc / 4; ++j) {
           const int n = tn * BN + 8 * j + 2 * t;
-          float b0 = 0.0f, b1 = 0.0f;
-          if (has_bias) {
-            if (n < p.n) b0 = detail::ToFloat(bias[n]);
-            if (n + 1 < p.n) b1 = detail::ToFloat(bias[n + 1]);
-          }
+          const float2 b = bias_pair(n);
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int r = warp * 16 + g + 8 * h;  // row in the warpgroup's 64
             const uint32_t addr =
                 out_s + (j / 8) * (kBM * 128) + r * 128 + (((j % 8) ^ (r % 8)) << 4) + 4 * t;
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr),
-                         "r"(Pack2<OutT>(acc[4 * j + 2 * h] + b0, acc[4 * j + 2 * h + 1] + b1))
+            const float v0 = has_bias ? acc[4 * j + 2 * h] + b.x : acc[4 * j + 2 * h];
+            const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b.y : acc[4 * j + 2 * h + 1];
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(Pack2<OutT>(v0, v1))
                          : "memory");
           }
         }
@@ -453,17 +458,13 @@ __global__ void __launch_bounds__(kThreads, 1)
           const int n = tn * BN + 8 * j + 2 * t;
           if (n >= p.n) continue;
           const bool two = n + 1 < p.n;
-          float b0 = 0.0f, b1 = 0.0f;
-          if (has_bias) {
-            b0 = detail::ToFloat(bias[n]);
-            if (two) b1 = detail::ToFloat(bias[n + 1]);
-          }
+          const float2 b = bias_pair(n);
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int m = r0 + 8 * h;
             if (m >= p.m) continue;
-            const float v0 = has_bias ? acc[4 * j + 2 * h] + b0 : acc[4 * j + 2 * h];
-            const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b1 : acc[4 * j + 2 * h + 1];
+            const float v0 = has_bias ? acc[4 * j + 2 * h] + b.x : acc[4 * j + 2 * h];
+            const float v1 = has_bias ? acc[4 * j + 2 * h + 1] + b.y : acc[4 * j + 2 * h + 1];
             OutT* dst = y + static_cast<int64_t>(m) * p.n + n;
             if (p.vec_store) {
               Store2<OutT>(dst, v0, v1);
@@ -564,19 +565,14 @@ cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// The TMA-store epilogue: the double-buffered 128x128 tile, 16-bit output whose rows are whole
-// 16-byte units (TMA: 16-byte aligned base and row stride).
-template <typename OutT, int BN, bool kDB>
-bool TmaStoreApplies(const GemmLaunchArgs& a) {
-  return kDB && BN == 128 && sizeof(OutT) == 2 && a.n % 8 == 0 &&
-         reinterpret_cast<uintptr_t>(a.y) % 16 == 0;
-}
-
+// The TMA-store epilogue where it is built (the double-buffered 128x128 tile, 16-bit output) and
+// Y's rows are whole 16-byte units (TMA: 16-byte aligned base and row stride).
 template <int FA, int FB, typename OutT, int BN, bool kDB>
 cudaError_t LaunchW8A8(const GemmLaunchArgs& a, cudaStream_t stream) {
   if constexpr (kDB && BN == 128 && sizeof(OutT) == 2) {
-    if (TmaStoreApplies<OutT, BN, kDB>(a))
+    if (a.n % 8 == 0 && reinterpret_cast<uintptr_t>(a.y) % 16 == 0) {
       return LaunchW8A8<FA, FB, OutT, BN, kDB, true>(a, stream);
+    }
   }
   return LaunchW8A8<FA, FB, OutT, BN, kDB, false>(a, stream);
 }
