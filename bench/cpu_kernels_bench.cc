@@ -171,11 +171,11 @@ void BM_Fp8Gemm(benchmark::State& state) {
   state.SetLabel(cpu::IsaName(isa));
 }
 
-// {M} x {(N, K)}: Llama-3-8B-like projections (4096x4096 attention, 14336x4096 MLP up/gate,
-// 4096x14336 MLP down).
+// {M} x {(N, K)} (M = 2-8: small batches on the GEMV): Llama-3-8B-like projections (4096x4096
+// attention, 14336x4096 MLP up/gate, 4096x14336 MLP down).
 void GemmArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "isa", "a"});
-  for (int64_t m : {1, 16, 128, 512}) {
+  for (int64_t m : {1, 2, 4, 8, 16, 128, 512}) {
     for (auto nk : {std::pair<int64_t, int64_t>{4096, 4096}, {14336, 4096}, {4096, 14336}}) {
       for (int isa : {1, 2, 3, 4}) {
         for (int mode : {kW8A8, kWeightOnlyF32}) b->Args({m, nk.first, nk.second, isa, mode});

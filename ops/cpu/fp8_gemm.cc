@@ -282,17 +282,15 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
                              AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
   // PreparedB::gemv_bf16: where the GEMV's bf16 dots measured faster than its FP32 FMAs on a CPU
-  // whose vdpbf16ps runs at half the FMA rate (Xeon without AMX, session benchmark M = 1-8,
-  // bench/results/cpu_xeon_2t_2026-12-07_gemv_bf16.md): M = 1, where the decode and the stream
-  // bound the loop and the bf16 dots skip the float32 split, and M >= 7, where the GEMV takes one
-  // row of B per pass and re-reads A for each (bf16 A is half the bytes); not M = 2-6, where the
-  // FMAs' double rate wins (M = 4: 20-35% faster).
-  const bool gemv_bf16 = !tile_path && b.gemv_bf16 && (M == 1 || M >= 7);
+  // whose vdpbf16ps runs at half the FMA rate (Xeon without AMX, kernel and session benchmarks,
+  // bench/results/cpu_xeon_2t_2026-12-07_gemv_bf16.md, _gemv_slab.md): M = 1, where the decode
+  // and the stream bound the loop and the bf16 dots skip the float32 split; at M >= 2 the FMAs'
+  // double rate wins (M = 2-8: 10-30% faster, since the GEMV reads A from L1 in K slabs).
+  const bool gemv_bf16 = !tile_path && b.gemv_bf16 && M == 1;
   // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
   // where that is exact float32 arithmetic (Bf16DotIsExact).
-  const bool bf16_isa =
-      (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || gemv_bf16) &&
-      kt->gemv_bf16 != nullptr;
+  const bool bf16_isa = (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || gemv_bf16) &&
+                        kt->gemv_bf16 != nullptr;
   const bool use_bf16 =
       bf16_isa && (fp8_a || (in.a_type == DType::kBFloat16 &&
                              Bf16DotIsExact(static_cast<const uint16_t*>(in.a), M * K)));
@@ -318,9 +316,9 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   };
   auto span_of = [&](int64_t gi) {
     const int64_t s = gi / cps, c = gi % cps;
-    return ChunkSpan{s, s * b.seg + c * chunk,
-                     std::max<int64_t>(0, std::min<int64_t>(chunk, std::min(b.seg, K - s * b.seg) -
-                                                                       c * chunk))};
+    return ChunkSpan{
+        s, s * b.seg + c * chunk,
+        std::max<int64_t>(0, std::min<int64_t>(chunk, std::min(b.seg, K - s * b.seg) - c * chunk))};
   };
   // Chunk gi of row m in K order as float, zero past its segment (times A's scale if `scaled`).
   auto load_chunk = [&](int64_t m, int64_t gi, bool scaled, float* v) {
@@ -378,6 +376,12 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
         }
       }
     }
+    // K slabs whose A rows take two thirds of L1 (the rest: B's lines in flight). Measured (Xeon,
+    // 48 KiB L1, K = N = 4096, float32 A): M = 8 1.56 ms with 32 KiB slabs against 2.51 ms with
+    // none, 1.80 ms with 16 KiB (bench/results/cpu_xeon_2t_2026-12-07_gemv_slab.md).
+    const int64_t a_esize = use_bf16 ? 2 : 4;
+    const int64_t slab =
+        std::max<int64_t>(1, L1DataCacheBytes() * 2 / 3 / (M * a_esize * cps * chunk));
     const int64_t ntasks = CeilDiv(N, kGemvRowsPerTask);
     return parallel(static_cast<size_t>(ntasks), [&](size_t t) {
       float yt[8 * kGemvRowsPerTask];
@@ -394,6 +398,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
       std::vector<float>& scratch = ThreadScratchF32(0);
       scratch.resize(static_cast<size_t>(kt->gemv_scratch * M * nseg));
       g.scratch = scratch.data();
+      g.slab = slab;
       (use_bf16 ? kt->gemv_bf16 : kt->gemv_f32)(&g);
       for (int64_t m = 0; m < M; ++m) {
         StoreRow(yt + m * kGemvRowsPerTask, bias_ptr ? bias_ptr + g.r0 : nullptr, g.r1 - g.r0,
@@ -482,8 +487,7 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   // M blocks of whole panels.
   const int64_t nmb = CeilDiv(mpad, kTileColsPerTask);
   const int64_t mb = RoundUp(CeilDiv(mpad, nmb), nvw);
-  const int64_t task_rows =
-      use_bf16 ? static_cast<int64_t>(kt->tile_rows_bf16) : kTileRowsPerTask;
+  const int64_t task_rows = use_bf16 ? static_cast<int64_t>(kt->tile_rows_bf16) : kTileRowsPerTask;
   const int64_t nrb = CeilDiv(N, task_rows);
   const int64_t esize = use_bf16 ? 2 : 4;
   const int64_t mb_max = std::min(mb, mpad);  // the widest task

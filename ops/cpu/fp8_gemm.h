@@ -47,10 +47,10 @@ struct PreparedB {
   std::vector<uint8_t> flags;   // [n][flag_stride]
   int64_t flag_stride = 0;
   // At the kAvx512 level on a CPU that has AVX512_BF16 (chosen there because vdpbf16ps runs at
-  // half the FP32 FMA rate, which the tile paths feel): the GEMV still takes vdpbf16ps at M = 1
-  // and M >= 7, where it measured faster (Fp8Gemm says why; kernel benchmark, Xeon without AMX,
-  // M = 1, K = N = 4096: 0.439 vs 0.471 ms best, 0.467 vs 0.540 median). PrepareB sets it; tests
-  // clear it to cover the FP32 GEMV.
+  // half the FP32 FMA rate, which the tile paths feel): the GEMV still takes vdpbf16ps at M = 1,
+  // where it measured faster (Fp8Gemm says why; kernel benchmark, Xeon without AMX, M = 1,
+  // K = N = 4096: 0.439 vs 0.471 ms best, 0.467 vs 0.540 median). PrepareB sets it; tests clear
+  // it to cover the FP32 GEMV.
   bool gemv_bf16 = false;
 
   // Bytes this object holds.

@@ -115,71 +115,76 @@ void GemvF32(const GemvArgs* g) {
   int64_t cached[R];
   for (int i = 0; i < R; ++i) cached[i] = -1;
   const float factor = kE4M3 ? 256.0f : 1.0f;
-  for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
-    const uint8_t* rowp[R];
-    const uint8_t* rowf[R];
-    for (int i = 0; i < R; ++i) {
-      const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
-      rowp[i] = b->b + r * b->k;
-      rowf[i] = b->flags + r * b->flag_stride;
-      const int64_t blk = r / b->bn;
-      if (blk != cached[i]) {
-        cached[i] = blk;
-        const float* bs = b->b_scale + blk * b->nbk;
-        for (int m = 0; m < M; ++m) {
-          float* pr = prod + (i * M + m) * nseg;
-          const float* as = g->ascale + m * nseg;
-          for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * factor * as[s];
-        }
-      }
-    }
-    __m256 tot[R][M];
-    for (int i = 0; i < R; ++i) {
-      for (int m = 0; m < M; ++m) tot[i][m] = _mm256_setzero_ps();
-    }
-    for (int64_t s = 0; s < nseg; ++s) {
-      __m256 acc[R][M];
-      bool nan[R];
+  // K in slabs (GemvArgs::slab), every row per slab: A's rows of a slab stay in L1.
+  for (int64_t s0 = 0; s0 < nseg; s0 += g->slab) {
+    const int64_t s1 = MinI(nseg, s0 + g->slab);
+    for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
+      const uint8_t* rowp[R];
+      const uint8_t* rowf[R];
       for (int i = 0; i < R; ++i) {
-        nan[i] = false;
-        for (int m = 0; m < M; ++m) acc[i][m] = _mm256_setzero_ps();
-      }
-      const int64_t k0 = s * b->seg, g0 = s * b->cps;
-      const int64_t seglen = MinI(b->seg, b->k - k0);
-      for (int64_t c = 0; c * kChunk < seglen; ++c) {
-        const int64_t off = k0 + c * kChunk, len = seglen - c * kChunk;
-        for (int i = 0; i < R; ++i) {
-          // The next R rows follow in memory: fetch them into L2 (short per-row streams).
-          if ((c & 1) == 0) {
-            _mm_prefetch(reinterpret_cast<const char*>(rowp[i] + off) + R * b->k, _MM_HINT_T1);
-          }
-          __m256 f[4];
-          DecodeChunk<kE4M3>(rowp[i] + off, len, f);
-          nan[i] = nan[i] || FlagBit(rowf[i], g0 + c);
+        const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
+        rowp[i] = b->b + r * b->k;
+        rowf[i] = b->flags + r * b->flag_stride;
+        const int64_t blk = r / b->bn;
+        if (blk != cached[i]) {
+          cached[i] = blk;
+          const float* bs = b->b_scale + blk * b->nbk;
           for (int m = 0; m < M; ++m) {
-            const float* am = a + m * g->lda + (g0 + c) * kChunk;
-            __m256 t = _mm256_mul_ps(f[0], _mm256_loadu_ps(am));
-            t = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(am + 8), t);
-            acc[i][m] = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(am + 16), acc[i][m]);
-            acc[i][m] = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(am + 24), acc[i][m]);
-            acc[i][m] = _mm256_add_ps(acc[i][m], t);
+            float* pr = prod + (i * M + m) * nseg;
+            const float* as = g->ascale + m * nseg;
+            for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * factor * as[s];
           }
         }
       }
+      __m256 tot[R][M];
       for (int i = 0; i < R; ++i) {
-        for (int m = 0; m < M; ++m) {
-          // A NaN weight (E4M3 0x7F decodes to a finite value here) makes the segment NaN.
-          const float sc = nan[i] ? __builtin_nanf("") : prod[(i * M + m) * nseg + s];
-          tot[i][m] = _mm256_fmadd_ps(acc[i][m], _mm256_set1_ps(sc), tot[i][m]);
+        for (int m = 0; m < M; ++m) tot[i][m] = _mm256_setzero_ps();
+      }
+      for (int64_t s = s0; s < s1; ++s) {
+        __m256 acc[R][M];
+        bool nan[R];
+        for (int i = 0; i < R; ++i) {
+          nan[i] = false;
+          for (int m = 0; m < M; ++m) acc[i][m] = _mm256_setzero_ps();
+        }
+        const int64_t k0 = s * b->seg, g0 = s * b->cps;
+        const int64_t seglen = MinI(b->seg, b->k - k0);
+        for (int64_t c = 0; c * kChunk < seglen; ++c) {
+          const int64_t off = k0 + c * kChunk, len = seglen - c * kChunk;
+          for (int i = 0; i < R; ++i) {
+            // The next R rows follow in memory: fetch them into L2 (short per-row streams).
+            if ((c & 1) == 0) {
+              _mm_prefetch(reinterpret_cast<const char*>(rowp[i] + off) + R * b->k, _MM_HINT_T1);
+            }
+            __m256 f[4];
+            DecodeChunk<kE4M3>(rowp[i] + off, len, f);
+            nan[i] = nan[i] || FlagBit(rowf[i], g0 + c);
+            for (int m = 0; m < M; ++m) {
+              const float* am = a + m * g->lda + (g0 + c) * kChunk;
+              __m256 t = _mm256_mul_ps(f[0], _mm256_loadu_ps(am));
+              t = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(am + 8), t);
+              acc[i][m] = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(am + 16), acc[i][m]);
+              acc[i][m] = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(am + 24), acc[i][m]);
+              acc[i][m] = _mm256_add_ps(acc[i][m], t);
+            }
+          }
+        }
+        for (int i = 0; i < R; ++i) {
+          for (int m = 0; m < M; ++m) {
+            // A NaN weight (E4M3 0x7F decodes to a finite value here) makes the segment NaN.
+            const float sc = nan[i] ? __builtin_nanf("") : prod[(i * M + m) * nseg + s];
+            tot[i][m] = _mm256_fmadd_ps(acc[i][m], _mm256_set1_ps(sc), tot[i][m]);
+          }
         }
       }
-    }
-    for (int i = 0; i < R && r0 + i < g->r1; ++i) {
-      for (int m = 0; m < M; ++m) {
-        const __m128 h =
-            _mm_add_ps(_mm256_castps256_ps128(tot[i][m]), _mm256_extractf128_ps(tot[i][m], 1));
-        const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        g->y[m * g->ldy + r0 + i - g->r0] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+      for (int i = 0; i < R && r0 + i < g->r1; ++i) {
+        for (int m = 0; m < M; ++m) {
+          const __m128 h =
+              _mm_add_ps(_mm256_castps256_ps128(tot[i][m]), _mm256_extractf128_ps(tot[i][m], 1));
+          const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+          float& y = g->y[m * g->ldy + r0 + i - g->r0];
+          y = (s0 == 0 ? 0.0f : y) + _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+        }
       }
     }
   }

@@ -256,32 +256,35 @@ struct AChunk {
   }
 };
 
-// acc[m][*] += x . A[m][chunk gi] for the M rows of A (the first kHoist of them from `ac`).
-template <int M, int kS, bool kBf16, int kHoist>
+// acc[i][m][*] += x_i . A[m][chunk gi] for R decoded rows of B and the M rows of A (the first
+// kHoist of them from `ac`): each vector of A is loaded once for the R rows.
+template <int M, int R, int kS, bool kBf16, int kHoist>
 __attribute__((target("avx512bf16"), always_inline)) inline void Accumulate(
-    const GemvArgs* g, int64_t gi, __m512i x0, __m512i x1, const AChunk<kHoist, kBf16>& ac,
-    __m512 acc[M][kS]) {
+    const GemvArgs* g, int64_t gi, const __m512i x0[R], const __m512i x1[R],
+    const AChunk<kHoist, kBf16>& ac, __m512 acc[R][M][kS]) {
   for (int m = 0; m < M; ++m) {
-    __m512& acc_b = acc[m][kS - 1];
+    const int h = m < kHoist ? m : 0;
     if (kBf16) {
       const uint16_t* am = static_cast<const uint16_t*>(g->a) + m * g->lda + gi * kChunk;
-      const __m512i a0 = m < kHoist ? ac.v[m < kHoist ? m : 0][0] : _mm512_load_si512(am);
-      const __m512i a1 = m < kHoist ? ac.v[m < kHoist ? m : 0][1] : _mm512_load_si512(am + 32);
-      acc[m][0] = _mm512_dpbf16_ps(acc[m][0], (__m512bh)x0, (__m512bh)a0);
-      acc_b = _mm512_dpbf16_ps(acc_b, (__m512bh)x1, (__m512bh)a1);
+      const __m512i a0 = m < kHoist ? ac.v[h][0] : _mm512_load_si512(am);
+      const __m512i a1 = m < kHoist ? ac.v[h][1] : _mm512_load_si512(am + 32);
+      for (int i = 0; i < R; ++i) {
+        acc[i][m][0] = _mm512_dpbf16_ps(acc[i][m][0], (__m512bh)x0[i], (__m512bh)a0);
+        acc[i][m][kS - 1] = _mm512_dpbf16_ps(acc[i][m][kS - 1], (__m512bh)x1[i], (__m512bh)a1);
+      }
     } else {
       const float* am = static_cast<const float*>(g->a) + m * g->lda + gi * kChunk;
-      const int h = m < kHoist ? m : 0;
+      constexpr int kV = AChunk<kHoist, kBf16>::kVecs;
       const __m512 a0 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][0]) : _mm512_load_ps(am);
       const __m512 a1 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][1]) : _mm512_load_ps(am + 16);
-      const __m512 a2 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][2 % AChunk<kHoist, kBf16>::kVecs])
-                                   : _mm512_load_ps(am + 32);
-      const __m512 a3 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][3 % AChunk<kHoist, kBf16>::kVecs])
-                                   : _mm512_load_ps(am + 48);
-      acc[m][0] = _mm512_fmadd_ps(EvenF32(x0), a0, acc[m][0]);
-      acc_b = _mm512_fmadd_ps(OddF32(x0), a1, acc_b);
-      acc[m][0] = _mm512_fmadd_ps(EvenF32(x1), a2, acc[m][0]);
-      acc_b = _mm512_fmadd_ps(OddF32(x1), a3, acc_b);
+      const __m512 a2 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][2 % kV]) : _mm512_load_ps(am + 32);
+      const __m512 a3 = m < kHoist ? _mm512_castsi512_ps(ac.v[h][3 % kV]) : _mm512_load_ps(am + 48);
+      for (int i = 0; i < R; ++i) {
+        acc[i][m][0] = _mm512_fmadd_ps(EvenF32(x0[i]), a0, acc[i][m][0]);
+        acc[i][m][kS - 1] = _mm512_fmadd_ps(OddF32(x0[i]), a1, acc[i][m][kS - 1]);
+        acc[i][m][0] = _mm512_fmadd_ps(EvenF32(x1[i]), a2, acc[i][m][0]);
+        acc[i][m][kS - 1] = _mm512_fmadd_ps(OddF32(x1[i]), a3, acc[i][m][kS - 1]);
+      }
     }
   }
 }
@@ -311,68 +314,74 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
   float* prod = g->scratch;
   int64_t cached[R];
   for (int i = 0; i < R; ++i) cached[i] = -1;
-  for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
-    const uint8_t* rowp[R];
-    const uint8_t* flagp[R];
-    for (int i = 0; i < R; ++i) {
-      const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
-      rowp[i] = b->b + r * b->k;
-      flagp[i] = lookup_all ? nullptr : b->flags + r * b->flag_stride;
-      const int64_t blk = r / b->bn;
-      if (blk != cached[i]) {
-        cached[i] = blk;
-        const float* bs = b->b_scale + blk * b->nbk;
-        for (int m = 0; m < M; ++m) {
-          float* pr = prod + (i * M + m) * nseg;
-          const float* as = g->ascale + m * nseg;
-          for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * as[s] * unscale;
-        }
-      }
-    }
-    __m512 tot[R][M];
-    for (int i = 0; i < R; ++i) {
-      for (int m = 0; m < M; ++m) tot[i][m] = _mm512_setzero_ps();
-    }
-    for (int64_t s = 0; s < nseg; ++s) {
-      __m512 acc[R][M][kS];
+  // K in slabs (GemvArgs::slab), every row per slab: A's rows of a slab stay in L1.
+  for (int64_t s0 = 0; s0 < nseg; s0 += g->slab) {
+    const int64_t s1 = MinI(nseg, s0 + g->slab);
+    for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
+      const uint8_t* rowp[R];
+      const uint8_t* flagp[R];
       for (int i = 0; i < R; ++i) {
-        for (int m = 0; m < M; ++m) {
-          for (int h = 0; h < kS; ++h) acc[i][m][h] = _mm512_setzero_ps();
-        }
-      }
-      const int64_t k0 = s * b->seg, g0 = s * cps;
-      const int64_t seglen = kFull ? cps * kChunk : MinI(b->seg, b->k - k0);
-#pragma GCC unroll 4
-      for (int64_t c = 0; c < cps; ++c) {
-        const int64_t off = k0 + c * kChunk;
-        const AChunk<kHoist, kBf16> ac(g, g0 + c);
-        for (int i = 0; i < R; ++i) {
-          const uint8_t* p = rowp[i] + off;
-          _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
-          __m512i x0, x1;
-          const __m512i codes = kFull ? LoadOnce(p) : LoadChunk(p, seglen - c * kChunk);
-          const int64_t gi = g0 + c;
-          if (lookup_all) {
-            dec.LookupUnscaled(codes, &x0, &x1);
-          } else if (__builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
-            dec.Lookup(codes, &x0, &x1);
-          } else {
-            GemvDecoder<kE4M3>::Arith(codes, &x0, &x1);
+        const int64_t r = MinI(r0 + i, g->r1 - 1);  // past the end: repeat the last row, dropped
+        rowp[i] = b->b + r * b->k;
+        flagp[i] = lookup_all ? nullptr : b->flags + r * b->flag_stride;
+        const int64_t blk = r / b->bn;
+        if (blk != cached[i]) {
+          cached[i] = blk;
+          const float* bs = b->b_scale + blk * b->nbk;
+          for (int m = 0; m < M; ++m) {
+            float* pr = prod + (i * M + m) * nseg;
+            const float* as = g->ascale + m * nseg;
+            for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * as[s] * unscale;
           }
-          Accumulate<M, kS, kBf16, kHoist>(g, gi, x0, x1, ac, acc[i]);
         }
       }
+      __m512 tot[R][M];
       for (int i = 0; i < R; ++i) {
-        for (int m = 0; m < M; ++m) {
-          __m512 t = acc[i][m][0];
-          if (kS == 2) t = _mm512_add_ps(t, acc[i][m][1]);
-          tot[i][m] = _mm512_fmadd_ps(t, _mm512_set1_ps(prod[(i * M + m) * nseg + s]), tot[i][m]);
+        for (int m = 0; m < M; ++m) tot[i][m] = _mm512_setzero_ps();
+      }
+      for (int64_t s = s0; s < s1; ++s) {
+        __m512 acc[R][M][kS];
+        for (int i = 0; i < R; ++i) {
+          for (int m = 0; m < M; ++m) {
+            for (int h = 0; h < kS; ++h) acc[i][m][h] = _mm512_setzero_ps();
+          }
+        }
+        const int64_t k0 = s * b->seg, g0 = s * cps;
+        const int64_t seglen = kFull ? cps * kChunk : MinI(b->seg, b->k - k0);
+#pragma GCC unroll 4
+        for (int64_t c = 0; c < cps; ++c) {
+          const int64_t off = k0 + c * kChunk;
+          const AChunk<kHoist, kBf16> ac(g, g0 + c);
+          const int64_t gi = g0 + c;
+          __m512i x0[R], x1[R];
+          for (int i = 0; i < R; ++i) {
+            const uint8_t* p = rowp[i] + off;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T1);
+            const __m512i codes = kFull ? LoadOnce(p) : LoadChunk(p, seglen - c * kChunk);
+            if (lookup_all) {
+              dec.LookupUnscaled(codes, &x0[i], &x1[i]);
+            } else if (__builtin_expect((flagp[i][gi >> 3] >> (gi & 7)) & 1, 0)) {
+              dec.Lookup(codes, &x0[i], &x1[i]);
+            } else {
+              GemvDecoder<kE4M3>::Arith(codes, &x0[i], &x1[i]);
+            }
+          }
+          Accumulate<M, R, kS, kBf16, kHoist>(g, gi, x0, x1, ac, acc);
+        }
+        for (int i = 0; i < R; ++i) {
+          for (int m = 0; m < M; ++m) {
+            __m512 t = acc[i][m][0];
+            if (kS == 2) t = _mm512_add_ps(t, acc[i][m][1]);
+            tot[i][m] = _mm512_fmadd_ps(t, _mm512_set1_ps(prod[(i * M + m) * nseg + s]), tot[i][m]);
+          }
         }
       }
-    }
-    for (int i = 0; i < R && r0 + i < g->r1; ++i) {
-      for (int m = 0; m < M; ++m)
-        g->y[m * g->ldy + r0 + i - g->r0] = _mm512_reduce_add_ps(tot[i][m]);
+      for (int i = 0; i < R && r0 + i < g->r1; ++i) {
+        for (int m = 0; m < M; ++m) {
+          float& y = g->y[m * g->ldy + r0 + i - g->r0];
+          y = (s0 == 0 ? 0.0f : y) + _mm512_reduce_add_ps(tot[i][m]);
+        }
+      }
     }
   }
 }

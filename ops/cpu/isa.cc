@@ -9,6 +9,8 @@
 #endif
 #if defined(__linux__) && defined(__x86_64__)
 #include <sys/syscall.h>
+#endif
+#if defined(__unix__)
 #include <unistd.h>
 #endif
 
@@ -100,6 +102,18 @@ std::optional<Isa> ParseIsa(const std::string& name) {
 const CpuFeatures& DetectCpu() {
   static const CpuFeatures f = Detect();
   return f;
+}
+
+int64_t L1DataCacheBytes() {
+  static const int64_t bytes = [] {
+    long v = -1;
+#if defined(__unix__) && defined(_SC_LEVEL1_DCACHE_SIZE)
+    v = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+#endif
+    // Unknown (some VMs report 0): 32 KiB, the smallest L1 data cache of the CPUs with AVX2.
+    return v >= 16 * 1024 && v <= 1024 * 1024 ? static_cast<int64_t>(v) : int64_t{32 * 1024};
+  }();
+  return bytes;
 }
 
 bool IsaSupported(Isa isa) {

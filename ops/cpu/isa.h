@@ -4,6 +4,7 @@
 #ifndef FP8OPS_OPS_CPU_ISA_H_
 #define FP8OPS_OPS_CPU_ISA_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -15,7 +16,7 @@ namespace fp8ops::cpu {
 //   kAvx512:     AVX-512 F/BW/VL/DQ/VBMI; FP8 decoded by integer bit moves (vpermi2b lookups for
 //                the chunks holding zero/subnormal/NaN/Inf codes), FP32 FMA; on a CPU that has
 //                AVX512_BF16 (picked there when vdpbf16ps is slower than FMA) the GEMV still
-//                uses vdpbf16ps at M = 1 and M >= 7 (PreparedB::gemv_bf16).
+//                uses vdpbf16ps at M = 1 (PreparedB::gemv_bf16).
 //   kAvx512Bf16: kAvx512 plus AVX512_BF16; W8A8 and bfloat16-activation GEMMs use vdpbf16ps
 //                (FP8 values are exact in bfloat16), other activations use FP32 FMA.
 //   kAvx512Amx:  kAvx512Bf16 plus AMX-TILE and AMX-BF16 with the OS's permission for the tile data
@@ -38,6 +39,9 @@ struct CpuFeatures {
 };
 // What this CPU and OS support (cpuid and xgetbv, read once).
 const CpuFeatures& DetectCpu();
+
+// The size of one core's L1 data cache (sysconf; 32 KiB where it is not known).
+int64_t L1DataCacheBytes();
 
 // True when this CPU can run kernels of `isa`.
 bool IsaSupported(Isa isa);

@@ -66,6 +66,9 @@ struct GemvArgs {
   float* y;             // out: [m][ldy] float32, y[i * ldy + r - r0] (overwritten)
   int64_t ldy;
   float* scratch;  // gemv_scratch * m * nseg floats
+  // Segments per pass over the rows [r0, r1) (>= 1): the kernels take K in slabs of this many
+  // segments and every row per slab, so that A's m rows of a slab stay in L1 while B streams.
+  int64_t slab;
 };
 
 // The float tile path's A^T for up to 16 rows of FP8 A: row i < rows of codes at a + i * lda
@@ -95,7 +98,8 @@ struct Fp8GemmKernels {
   int mr_bf16;  // B rows and vectors per call of gemm_bf16
   int max_nv_bf16;
   // B rows per task of the bf16 tile path (a multiple of mr_bf16, at most kMaxTileRowsBf16): every
-  // task streams its M columns' A^T once per pass, so faster microkernels want more rows to share it.
+  // task streams its M columns' A^T once per pass, so faster microkernels want more rows to share
+  // it.
   int tile_rows_bf16;
   // K' per pass of the float tile path: 0: from the driver's L2 budgets; > 0 (a multiple of
   // chunk): that budget rounded down to kc_f32, 2 * kc_f32 or 4 * kc_f32 (the last only for tasks

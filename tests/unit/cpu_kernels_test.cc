@@ -385,9 +385,20 @@ TEST(CpuFp8Gemm, MatchesReferenceOnShapeSweep) {
     int64_t bn, bk;
   };
   const Gran grans[] = {{0, 0}, {1, 0}, {1, 128}, {128, 128}, {3, 64}, {0, 128}, {16, 12}, {5, 5}};
-  const int64_t shapes[][3] = {{1, 1, 1},    {1, 15, 3},   {1, 33, 128}, {1, 130, 401},
-                               {2, 64, 300}, {3, 17, 129}, {4, 40, 256}, {5, 31, 130},
-                               {8, 37, 200}, {13, 70, 67}, {40, 33, 401}};
+  const int64_t shapes[][3] = {{1, 1, 1},
+                               {1, 15, 3},
+                               {1, 33, 128},
+                               {1, 130, 401},
+                               {2, 64, 300},
+                               {3, 17, 129},
+                               {4, 40, 256},
+                               {5, 31, 130},
+                               {8, 37, 200},
+                               {13, 70, 67},
+                               {40, 33, 401},
+                               // the GEMV's K slabs (GemvArgs::slab) with 128-blocks: 9 segments
+                               // at M = 8 are two slabs, the last one short
+                               {8, 19, 1100}};
   const DType a_types[] = {DType::kE4M3FN, DType::kE5M2, DType::kFloat, DType::kFloat16,
                            DType::kBFloat16};
   std::mt19937 rng(99);
