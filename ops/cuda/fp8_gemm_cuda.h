@@ -82,13 +82,15 @@ struct GemmOptions {
   // applies, W8A8WgmmaApplies) for M >= min_m_for_wgmma, ceil(M/128) * ceil(N/128) <=
   // max_tiles_for_wgmma (0: any) and K <= max_k_for_wgmma (0: any). H100: it beat the cuBLASLt
   // path (A's scales transposed + cuBLASLt) while cuBLASLt's tiles leave the GPU half empty (M =
-  // 128 / 256, K = N = 4096, 32 / 64 tiles: 1.11x / 1.21x BF16 against 0.87x / 0.99x), tied at
-  // 112 tiles (M = 128, N = 14336: 1.60x against 1.55x), lost from 128 (M = 512, K = N = 4096:
-  // 1.24x against 1.31x; M = 4096: 1.22x against 1.49x) and at K = 14336 (M = 128, N = 4096: 1.39x
-  // against 1.44x), bench/results/cuda_h100_2026-11-23d. allow_wgmma = false: never.
+  // 128 / 256, K = N = 4096, 32 / 64 tiles: 1.11x / 1.21x BF16 against 0.87x / 0.99x) and at 112
+  // tiles (M = 128, N = 14336: 1.60x against 1.55x in bench/results/cuda_h100_2026-11-23d; with
+  // the 2026-12-07 kernel 1.72x against 1.55x, cuda_2026-12-07_wgmma_probe/h100_call2_product),
+  // tied at 128 (M = 512, K = N = 4096: 1.43x against 1.44x), lost beyond (M = 256, N = 14336:
+  // 1.30x against 1.36x; M = 4096: 1.27x against 1.42x) and at K = 14336 (M = 128, N = 4096:
+  // 1.35x against 1.45x). allow_wgmma = false: never.
   bool allow_wgmma = true;
   int64_t min_m_for_wgmma = 128;
-  int64_t max_tiles_for_wgmma = 64;
+  int64_t max_tiles_for_wgmma = 112;
   int64_t max_k_for_wgmma = 8192;
   // Environment overrides: FP8OPS_CUDA_NO_CUBLASLT=1, FP8OPS_CUDA_MIN_M_CUBLASLT=<m>,
   // FP8OPS_CUDA_MIN_M_WO=<m>, FP8OPS_CUDA_NO_WGMMA=1, FP8OPS_CUDA_MIN_M_WGMMA=<m>,
