@@ -38,10 +38,7 @@ Isa ChooseActive() {
       return isa;
     }
   }
-  if (best == Isa::kAvx512Bf16) {
-    const DotRates r = MeasureDotRates();
-    if (r.bf16_gflops < 0.9 * r.fma_gflops) return Isa::kAvx512;
-  }
+  if (best == Isa::kAvx512Bf16 && Bf16DotSlowerThanFma()) return Isa::kAvx512;
   return best;
 }
 
@@ -104,6 +101,15 @@ DotRates MeasureDotRates() {
   if (IsaSupported(Isa::kAvx512Bf16))
     r.bf16_gflops = kIters * 24.0 * 64.0 / best_bf16 * 1e-9;  // 32 x 2
   return r;
+}
+
+bool Bf16DotSlowerThanFma() {
+  static const bool slower = [] {
+    if (!IsaSupported(Isa::kAvx512Bf16)) return false;
+    const DotRates r = MeasureDotRates();
+    return r.bf16_gflops < 0.9 * r.fma_gflops;
+  }();
+  return slower;
 }
 
 bool GemvArithDecodeFaster() {

@@ -29,6 +29,9 @@ struct DotRates {
   double fma_gflops = 0, bf16_gflops = 0;
 };
 DotRates MeasureDotRates();
+// True where this CPU has AVX512_BF16 and vdpbf16ps measured under 0.9x the FP32 FMA's FLOP rate
+// (MeasureDotRates, once per process).
+bool Bf16DotSlowerThanFma();
 
 // Whether the GEMV's arithmetic decode (with the optional flags, kernel_abi.h) measured faster
 // than its table lookups on this CPU (a calibration of well under a millisecond, once per

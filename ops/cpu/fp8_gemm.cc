@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "fp8ops/quantize.h"
@@ -210,7 +211,9 @@ std::unique_ptr<PreparedB> PrepareB(const BSource& src, Isa isa, ParallelFn para
     return out;
   }
   pb.isa = isa;
-  pb.gemv_bf16 = isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512Bf16);
+  if (isa >= Isa::kAvx512 && IsaSupported(Isa::kAvx512Bf16)) {
+    pb.gemv_bf16_max_m = Bf16DotSlowerThanFma() ? 1 : std::numeric_limits<int64_t>::max();
+  }
   pb.chunk = kt->chunk;
   pb.seg = SegmentLength(src.k, src.block_k, src.a_block);
   pb.nseg = CeilDiv(src.k, pb.seg);
@@ -281,15 +284,11 @@ absl::Status Fp8Gemm(const PreparedB& b, const uint8_t* b_codes, const GemmInput
   const bool tile_path =
       M > kt->gemv_max_m || (!fp8_a && kt->gemv_max_abs_a > 0.0f && !b.flags.empty() &&
                              AnyAbsAtLeast(in.a, in.a_type, M * K, kt->gemv_max_abs_a));
-  // PreparedB::gemv_bf16: where the GEMV's bf16 dots measured faster than its FP32 FMAs on a CPU
-  // whose vdpbf16ps runs at half the FMA rate (Xeon without AMX, kernel and session benchmarks,
-  // bench/results/cpu_xeon_2t_2026-12-07_gemv_bf16.md, _gemv_slab.md): M = 1, where the decode
-  // and the stream bound the loop and the bf16 dots skip the float32 split; at M >= 2 the FMAs'
-  // double rate wins (M = 2-8: 10-30% faster, since the GEMV reads A from L1 in K slabs).
-  const bool gemv_bf16 = !tile_path && b.gemv_bf16 && M == 1;
-  // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations; bfloat16 ones only
+  // bf16 dot products (vdpbf16ps, TDPBF16PS) for FP8 or bfloat16 activations: on the tile paths
+  // where the level has them, on the GEMV up to PreparedB::gemv_bf16_max_m; bfloat16 ones only
   // where that is exact float32 arithmetic (Bf16DotIsExact).
-  const bool bf16_isa = (b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx || gemv_bf16) &&
+  const bool bf16_isa = (tile_path ? b.isa == Isa::kAvx512Bf16 || b.isa == Isa::kAvx512Amx
+                                   : M <= b.gemv_bf16_max_m) &&
                         kt->gemv_bf16 != nullptr;
   const bool use_bf16 =
       bf16_isa && (fp8_a || (in.a_type == DType::kBFloat16 &&

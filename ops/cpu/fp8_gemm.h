@@ -46,12 +46,14 @@ struct PreparedB {
   std::vector<float> b_scale;   // as the input
   std::vector<uint8_t> flags;   // [n][flag_stride]
   int64_t flag_stride = 0;
-  // At the kAvx512 level on a CPU that has AVX512_BF16 (chosen there because vdpbf16ps runs at
-  // half the FP32 FMA rate, which the tile paths feel): the GEMV still takes vdpbf16ps at M = 1,
-  // where it measured faster (Fp8Gemm says why; kernel benchmark, Xeon without AMX, M = 1,
-  // K = N = 4096: 0.439 vs 0.471 ms best, 0.467 vs 0.540 median). PrepareB sets it; tests clear
-  // it to cover the FP32 GEMV.
-  bool gemv_bf16 = false;
+  // The GEMV (small M) takes vdpbf16ps (FP8 or exactly-bf16 activations) at M <= this, FP32 FMA
+  // above; 0: never. On CPUs with AVX512_BF16: 1 where vdpbf16ps measured slower than FP32 FMA
+  // (MeasureDotRates; a Xeon: half the rate), else every M. M = 1 takes it even there: its loop
+  // is bound by the decode and the stream, and the bf16 dots skip the float32 split (Xeon without
+  // AMX, K = N = 4096: 0.439 vs 0.471 ms best); at M >= 2 the FMAs' double rate wins (M = 2-8:
+  // 10-30%, bench/results/cpu_xeon_2t_2026-12-07_gemv_slab.md). PrepareB sets it at every level
+  // (the tile paths' choice is the level's); tests override it to cover both GEMVs.
+  int64_t gemv_bf16_max_m = 0;
 
   // Bytes this object holds.
   size_t MemoryBytes() const;

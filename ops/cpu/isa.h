@@ -16,7 +16,7 @@ namespace fp8ops::cpu {
 //   kAvx512:     AVX-512 F/BW/VL/DQ/VBMI; FP8 decoded by integer bit moves (vpermi2b lookups for
 //                the chunks holding zero/subnormal/NaN/Inf codes), FP32 FMA; on a CPU that has
 //                AVX512_BF16 (picked there when vdpbf16ps is slower than FMA) the GEMV still
-//                uses vdpbf16ps at M = 1 (PreparedB::gemv_bf16).
+//                uses vdpbf16ps at M = 1 (PreparedB::gemv_bf16_max_m).
 //   kAvx512Bf16: kAvx512 plus AVX512_BF16; W8A8 and bfloat16-activation GEMMs use vdpbf16ps
 //                (FP8 values are exact in bfloat16), other activations use FP32 FMA.
 //   kAvx512Amx:  kAvx512Bf16 plus AMX-TILE and AMX-BF16 with the OS's permission for the tile data

@@ -325,13 +325,16 @@ std::vector<uint8_t> RunPrepared(const PreparedB& prepared, const uint8_t* b_cod
   return y;
 }
 
-// Y of the fast kernels (out_type bytes). gemv_bf16 >= 0 overrides PreparedB::gemv_bf16 (the
-// kAvx512 level's GEMV by bf16 dots on a CPU that has them), so that both GEMVs are covered.
+// Y of the fast kernels (out_type bytes). gemv_bf16 >= 0 overrides PreparedB::gemv_bf16_max_m
+// (0: the FP32 GEMV at every M, 1: the bf16 one at every M), so that both GEMVs are covered at
+// every level whose CPU has AVX512_BF16 (PrepareB's own choice depends on the CPU's dot rates).
 std::vector<uint8_t> RunFast(Isa isa, const GemmCase& c, const GemmData& d, bool threaded,
                              Isa* prepared_isa = nullptr, int gemv_bf16 = -1) {
   auto prepared = PrepareB(SourceOf(c, d), isa);
   if (prepared_isa) *prepared_isa = prepared->isa;
-  if (gemv_bf16 >= 0) prepared->gemv_bf16 = gemv_bf16 != 0;
+  if (gemv_bf16 >= 0) {
+    prepared->gemv_bf16_max_m = gemv_bf16 != 0 ? std::numeric_limits<int64_t>::max() : 0;
+  }
   return RunPrepared(*prepared, d.b.data(), c, d, threaded);
 }
 
@@ -423,15 +426,14 @@ TEST(CpuFp8Gemm, MatchesReferenceOnShapeSweep) {
                                       : DType::kBFloat16;
           c.bias = idx % 2 == 0;
           const GemmData d = MakeData(c, rng);
-          // Every case once with each GEMV at the kAvx512 level (the FP32 one and, where the CPU
-          // has AVX512_BF16, the bf16 one PrepareB picks there).
+          // Every case once with each GEMV at the AVX-512 levels where the CPU has AVX512_BF16
+          // (the FP32 one and the bf16 one), else as PrepareB chose.
+          const bool both = isa >= Isa::kAvx512 && IsaSupported(Isa::kAvx512Bf16);
           for (int gemv_bf16 : {0, 1}) {
-            if (gemv_bf16 == 1 && !(isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512Bf16))) {
-              continue;
-            }
-            CheckGemm(isa, c, d,
-                      RunFast(isa, c, d, /*threaded=*/idx % 5 == 0, nullptr,
-                              isa == Isa::kAvx512 ? gemv_bf16 : -1));
+            if (gemv_bf16 == 1 && !both) continue;
+            CheckGemm(
+                isa, c, d,
+                RunFast(isa, c, d, /*threaded=*/idx % 5 == 0, nullptr, both ? gemv_bf16 : -1));
           }
           if (HasFailure()) return;
         }
