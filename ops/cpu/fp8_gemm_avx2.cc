@@ -183,7 +183,8 @@ void GemvF32(const GemvArgs* g) {
               _mm_add_ps(_mm256_castps256_ps128(tot[i][m]), _mm256_extractf128_ps(tot[i][m], 1));
           const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
           float& y = g->y[m * g->ldy + r0 + i - g->r0];
-          y = (s0 == 0 ? 0.0f : y) + _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+          const float part = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+          y = s0 == 0 ? part : y + part;
         }
       }
     }

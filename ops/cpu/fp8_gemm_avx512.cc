@@ -379,7 +379,8 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
       for (int i = 0; i < R && r0 + i < g->r1; ++i) {
         for (int m = 0; m < M; ++m) {
           float& y = g->y[m * g->ldy + r0 + i - g->r0];
-          y = (s0 == 0 ? 0.0f : y) + _mm512_reduce_add_ps(tot[i][m]);
+          const float part = _mm512_reduce_add_ps(tot[i][m]);
+          y = s0 == 0 ? part : y + part;
         }
       }
     }
