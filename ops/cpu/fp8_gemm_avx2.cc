@@ -113,11 +113,13 @@ void GemvF32(const GemvArgs* g) {
   // factor, recomputed when the slot's row enters another block of B's scales.
   float* prod = g->scratch;
   int64_t cached[R];
-  for (int i = 0; i < R; ++i) cached[i] = -1;
   const float factor = kE4M3 ? 256.0f : 1.0f;
   // K in slabs (GemvArgs::slab), every row per slab: A's rows of a slab stay in L1.
   for (int64_t s0 = 0; s0 < nseg; s0 += g->slab) {
     const int64_t s1 = MinI(nseg, s0 + g->slab);
+    // Only this slab's segments, once per slab and block: where every row has its own scales
+    // (1 x 128 groups) a refresh per row of all segments would cost that again in every slab.
+    for (int i = 0; i < R; ++i) cached[i] = -1;
     for (int64_t r0 = g->r0; r0 < g->r1; r0 += R) {
       const uint8_t* rowp[R];
       const uint8_t* rowf[R];
@@ -132,7 +134,7 @@ void GemvF32(const GemvArgs* g) {
           for (int m = 0; m < M; ++m) {
             float* pr = prod + (i * M + m) * nseg;
             const float* as = g->ascale + m * nseg;
-            for (int64_t s = 0; s < nseg; ++s) pr[s] = bs[b->seg_kb[s]] * factor * as[s];
+            for (int64_t s = s0; s < s1; ++s) pr[s] = bs[b->seg_kb[s]] * factor * as[s];
           }
         }
       }
