@@ -19,8 +19,10 @@
 // spec's bound for FP8 tensor-core paths (docs/OPERATORS.md, FP8GEMM): the tensor cores' FP8 sums
 // inside one 128-long K block keep fewer bits than float32, so they never run across blocks. (On
 // the benchmark's shapes the output is bit-identical to cuBLASLt's.) The consumers read the scales
-// from the stage's slot: loaded from global memory on their own chain (a block ahead), they cost
-// 5-15% at M >= 1024 (bench/results/cuda_2026-12-07_wgmma_probe).
+// from the stage's slot. (Removing the scale loads from the consumers' chain was worth 5-15% at
+// M >= 1024, bench/results/cuda_2026-12-07_wgmma_probe; the slot as built, with its producer warp
+// and 224 / 48 registers, measured 0.90-1.02x alone in a later one-run A/B, where the TMA store
+// was the gain: bench/results/h100_2026-12-07_call3. Worth undoing where the kernel runs.)
 //
 // Tiles (W8A8Tile; H100 numbers in bench/results/cuda_h100_2026-11-23d):
 //  - 128x64 / 128x128: one wgmma m64n64 / m64n128 group per K block.
