@@ -1047,6 +1047,7 @@ int main(int argc, char** argv) {
       for (auto kn : {std::pair<int64_t, int64_t>{4096, 4096},
                       {4096, 14336},
                       {14336, 4096},
+                      {2048, 2048},
                       {2048, 5632},
                       {5632, 2048}}) {
         shapes.push_back({m, kn.first, kn.second});
@@ -1128,7 +1129,7 @@ int main(int argc, char** argv) {
     };
     const double t_fp8 = TimeIt(run_fp8);
     row("FP8GEMM W8A8", cuda::GemmPathName(plan.path), t_fp8, bytes_fp8);
-    char line[256];
+    char line[384];
     std::snprintf(line, sizeof line, "M=%lld K=%lld N=%lld: FP8GEMM %.2fx BF16 (%s, %.0f TFLOP/s, %.2f TB/s)",
                   (long long)m, (long long)k, (long long)n, t_bf16 / t_fp8, cuda::GemmPathName(plan.path),
                   flops / t_fp8 / 1e12, bytes_fp8 / t_fp8 / 1e12);
@@ -1176,16 +1177,29 @@ int main(int argc, char** argv) {
       row("QuantizeFP8 + FP8GEMM", cuda::GemmPathName(plan.path), t_pipe, bytes_fp8 + 2 * m * k);
       const double t_gemv = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, false), stream, cuda::GemvVariant::kVector)); });
       row("streaming W8A8", "gemv_ffma16B", t_gemv, bytes_fp8);
-      const double t_wo = TimeIt([&](int i) { CK(cuda::LaunchFp8Gemv(args(i, true), stream)); });
+      const double t_wo = TimeIt([&](int i) {
+        CK(cuda::LaunchFp8Gemv(args(i, true), stream, cuda::GemvVariant::kVector));
+      });
       row("streaming weight-only", "gemv_ffma16B", t_wo, bytes_wo);
+      // The weight-only bulk-copy kernel where it applies (as the W8A8 one; bf16 A used as it is).
+      double t_wo_bulk = 0;
+      if (cuda::ResolveGemvVariant(args(0, true), cuda::GemvVariant::kTensorCoreBulk) ==
+          cuda::GemvVariant::kTensorCoreBulk) {
+        t_wo_bulk = TimeIt([&](int i) {
+          CK(cuda::LaunchFp8Gemv(args(i, true), stream, cuda::GemvVariant::kTensorCoreBulk));
+        });
+        row("streaming weight-only, bulk copies", "gemv_mma_bulk", t_wo_bulk, bytes_wo);
+      }
       std::snprintf(line, sizeof line,
                     "M=%lld K=%lld N=%lld: streaming W8A8 mma %.2f TB/s of weights (%.2fx BF16; no "
                     "PDL %.2f TB/s, "
                     "%.2fx), ffma %.2f TB/s (%.2fx); weight-only %.2f TB/s (%.2fx BF16); "
-                    "quantize+gemm %.2fx BF16",
+                    "quantize+gemm %.2fx BF16; weight-only bulk %.2f TB/s (%.2fx BF16)",
                     (long long)m, (long long)k, (long long)n, w8 / t_mma / 1e12, t_bf16 / t_mma,
                     w8 / t_mma_nopdl / 1e12, t_bf16 / t_mma_nopdl, w8 / t_gemv / 1e12,
-                    t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo, t_bf16 / t_pipe);
+                    t_bf16 / t_gemv, w8 / t_wo / 1e12, t_bf16 / t_wo, t_bf16 / t_pipe,
+                    t_wo_bulk > 0 ? w8 / t_wo_bulk / 1e12 : 0.0,
+                    t_wo_bulk > 0 ? t_bf16 / t_wo_bulk : 0.0);
       summary.push_back(line);
     }
 

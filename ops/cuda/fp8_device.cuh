@@ -222,6 +222,50 @@ __device__ __forceinline__ void DecodeFp8x4(uint32_t w, float* out) {
   out[3] = b.y;
 }
 
+// Two FP8 codes (low byte first) -> the A type's pair, low element in the low 16 bits. Exact.
+template <int BF, bool kBf16>
+__device__ __forceinline__ uint32_t DecodePair(uint32_t codes) {
+  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(
+      static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFFu), Fp8Fmt<BF>::kInterp);
+  if constexpr (!kBf16) {
+    return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+  } else {
+    // float16 -> float32 -> bfloat16 is exact for FP8 values (3 or 2 mantissa bits).
+    const float2 f = __half22float2(__half2(h));
+    const __nv_bfloat162 b = __float22bfloat162_rn(f);
+    return *reinterpret_cast<const uint32_t*>(&b);
+  }
+}
+
+template <bool kBf16>
+__device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2,
+                                         uint32_t a3, uint32_t b0, uint32_t b1) {
+  if constexpr (kBf16) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+}
+
+// Four codes (bytes of w, low first) -> two pairs of the A type: lo = codes 0, 1; hi = 2, 3.
+template <int BF, bool kBf16>
+__device__ __forceinline__ void Decode4(uint32_t w, uint32_t& lo, uint32_t& hi) {
+  if constexpr (!kBf16 && BF == kE5M2) {
+    lo = __byte_perm(w, 0u, 0x1404);  // bytes {0, c0, 0, c1}: c0 << 8 | c1 << 24
+    hi = __byte_perm(w, 0u, 0x3424);
+  } else {
+    lo = DecodePair<BF, kBf16>(w);
+    hi = DecodePair<BF, kBf16>(w >> 16);
+  }
+}
+
 // Element loads and stores as float32 (exact for the three input types; stores round once, RNE).
 __device__ __forceinline__ float ToFloat(float v) { return v; }
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }

@@ -50,8 +50,11 @@
 namespace fp8ops::cuda {
 namespace {
 
+using detail::Decode4;
+using detail::DecodePair;
 using detail::kE4M3;
 using detail::kE5M2;
+using detail::Mma16816;
 
 constexpr int kBK = 64;            // K per tile
 constexpr int kAStride = kBK + 8;  // A row in shared memory, elements (144 bytes: see above)
@@ -98,38 +101,6 @@ __device__ __forceinline__ void RingNext(int kt, int ktiles, Load&& load) {
   const int pre = kt + kStages - 1;
   if (pre < ktiles) load(pre % kStages, pre);
   CpAsyncCommit();
-}
-
-// Two FP8 codes (low byte first) -> the A type's pair, low element in the low 16 bits. Exact.
-template <int BF, bool kBf16>
-__device__ __forceinline__ uint32_t DecodePair(uint32_t codes) {
-  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(
-      static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFFu), detail::Fp8Fmt<BF>::kInterp);
-  if constexpr (!kBf16) {
-    return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
-  } else {
-    // float16 -> float32 -> bfloat16 is exact for FP8 values (3 or 2 mantissa bits).
-    const float2 f = __half22float2(__half2(h));
-    const __nv_bfloat162 b = __float22bfloat162_rn(f);
-    return *reinterpret_cast<const uint32_t*>(&b);
-  }
-}
-
-template <bool kBf16>
-__device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2,
-                                         uint32_t a3, uint32_t b0, uint32_t b1) {
-  if constexpr (kBf16) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  } else {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  }
 }
 
 __device__ __forceinline__ void StoreWo(const WoParams& p, int m, int n, float v) {
@@ -368,18 +339,6 @@ __device__ __forceinline__ void LoadTile2(const WoParams& p, uint8_t* stage, int
     const bool ok = n0 + r < p.n && k0 + ch * 16 < p.k;
     const uint8_t* src = ok ? p.b + static_cast<int64_t>(n0 + r) * p.k + k0 + ch * 16 : p.b;
     CpAsync16(sb + r * BK + ((ch ^ ((r & 1) * T::kBSwz)) * 16), src, ok);
-  }
-}
-
-// Four codes (bytes of w, low first) -> two pairs of the A type: lo = codes 0, 1; hi = 2, 3.
-template <int BF, bool kBf16>
-__device__ __forceinline__ void Decode4(uint32_t w, uint32_t& lo, uint32_t& hi) {
-  if constexpr (!kBf16 && BF == kE5M2) {
-    lo = __byte_perm(w, 0u, 0x1404);  // bytes {0, c0, 0, c1}: c0 << 8 | c1 << 24
-    hi = __byte_perm(w, 0u, 0x3424);
-  } else {
-    lo = DecodePair<BF, kBf16>(w);
-    hi = DecodePair<BF, kBf16>(w >> 16);
   }
 }
 

@@ -23,8 +23,10 @@
 namespace fp8ops::cuda {
 namespace {
 
+using detail::Decode4;
 using detail::kE4M3;
 using detail::kE5M2;
+using detail::Mma16816;
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
@@ -425,23 +427,12 @@ __host__ __device__ constexpr int BulkFusedSmem(int rows, int k) {
 }
 constexpr int kBulkFusedSmemMax = 108 * 1024;  // 2 x (this + the static 4.2 KiB) <= 227 KiB
 
-//
-// AQ != kCodes (FP8GEMM's a_quant_type): A is float / float16 / bfloat16 (kind AQ) and the CTA
-// quantizes its rows of A into shared memory after GridDependencyWait(), while the weights stream
-// in: 16 lanes a 128-long group, 8 elements a lane, the group's finite amax by shuffles, the
-// division and saturating encode of QuantizeFP8 (bit-identical to LaunchQuantizeFp8, tested).
-// The products then read A's codes and scales from shared memory (BulkSmemBytes).
-template <int AF, int BF, int AQ = kCodes>
-__global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // else a stub: launched on sm_90 only
-  constexpr bool kQuant = AQ != kCodes;
-  extern __shared__ __align__(128) uint8_t smem[];
-  __shared__ __align__(8) uint64_t full[kBulkChunks];
-  __shared__ float red[kWarps][16][8];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int g = lane >> 2, t = lane & 3;
-  const int n0 = blockIdx.x * 16;
-  const int m0 = blockIdx.y * 8;
+// The bulk-copy kernels' prologue: one thread queues every 16-row x kBulkKc-byte chunk of the
+// CTA's weight rows (from row n0, rows past N clamped to the last) into `smem`, chunk c completing
+// on full[c]. Returns the number of chunks. Touches only the weights (constant: safe before
+// GridDependencyWait()).
+[[maybe_unused]] __device__ __forceinline__ int BulkStageWeights(const GemvParams& p, int n0,
+                                                                 uint8_t* smem, uint64_t* full) {
   const int nchunks = (p.k + kBulkKc - 1) / kBulkKc;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kBulkChunks; ++s) detail::MbarInit(detail::SharedAddr(&full[s]), 1);
@@ -462,6 +453,48 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
       }
     }
   }
+  return nchunks;
+}
+
+// The per-warp sums of the 16 x 8 output tile (red) added across warps and stored.
+[[maybe_unused]] __device__ __forceinline__ void BulkReduceStore(const GemvParams& p,
+                                                                 float (*red)[16][8],
+                                                                 const float* acc, int n0, int m0) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  if (threadIdx.x < 128) {
+    const int r = threadIdx.x / 8, col = threadIdx.x % 8;
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += red[w][r][col];
+    const int n = n0 + r, m = m0 + col;
+    if (n < p.n && m < p.m) StoreOut(p, m, n, v);
+  }
+}
+
+//
+// AQ != kCodes (FP8GEMM's a_quant_type): A is float / float16 / bfloat16 (kind AQ) and the CTA
+// quantizes its rows of A into shared memory after GridDependencyWait(), while the weights stream
+// in: 16 lanes a 128-long group, 8 elements a lane, the group's finite amax by shuffles, the
+// division and saturating encode of QuantizeFP8 (bit-identical to LaunchQuantizeFp8, tested).
+// The products then read A's codes and scales from shared memory (BulkSmemBytes).
+template <int AF, int BF, int AQ = kCodes>
+__global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // else a stub: launched on sm_90 only
+  constexpr bool kQuant = AQ != kCodes;
+  extern __shared__ __align__(128) uint8_t smem[];
+  __shared__ __align__(8) uint64_t full[kBulkChunks];
+  __shared__ float red[kWarps][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int m0 = blockIdx.y * 8;
+  const int nchunks = BulkStageWeights(p, n0, smem, full);
   detail::AllowDependentLaunch();
   detail::GridDependencyWait();  // A, A_scale and Y belong to the kernels ahead
   const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
@@ -575,19 +608,80 @@ __global__ void __launch_bounds__(kThreads, 2) GemvMmaBulkKernel(GemvParams p) {
       acc[3] = fmaf(cc[3], sbb * sa1, acc[3]);  // row g+8, token 2t+1
     }
   }
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  if (threadIdx.x < 128) {
-    const int r = threadIdx.x / 8, col = threadIdx.x % 8;
-    float v = 0.0f;
+  BulkReduceStore(p, red, acc, n0, m0);
+#endif
+}
+
+// Weight-only (A float16 / bfloat16, used as it is): the same bulk-copied weight rows, each code
+// pair decoded exactly into A's type (Decode4, as the weight-only tile kernels) and multiplied by
+// mma.sync m16n8k16 with float32 sums, weights as the 16-row operand and up to 8 tokens as the
+// 8-column one. Each thread's 16 codes of a 64-long K tile (bytes 16t..16t+15 of rows g, g + 8)
+// and A's 16 elements at the same k feed the tile's 4 mma steps, step s taking k 16t + 4s + 0..3:
+// the same permutation of k for both operands, so the dot products are unchanged. One 128-long
+// K block's sums are scaled by B's block scale into the float32 accumulators. No quantization
+// launch ahead of it and no decode into registers before the weights arrive: the weight-only
+// decode step costs what the W8A8 one does.
+template <int AK, int BF>
+__global__ void __launch_bounds__(kThreads, 2) GemvWoBulkKernel(GemvParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // else a stub: launched on sm_90 only
+  static_assert(AK == kAF16 || AK == kABF16, "16-bit A only");
+  constexpr bool kBf16 = AK == kABF16;
+  extern __shared__ __align__(128) uint8_t smem[];
+  __shared__ __align__(8) uint64_t full[kBulkChunks];
+  __shared__ float red[kWarps][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int m0 = blockIdx.y * 8;
+  const int nchunks = BulkStageWeights(p, n0, smem, full);
+  detail::AllowDependentLaunch();
+  detail::GridDependencyWait();  // A and Y belong to the kernels ahead
+  const int ra = min(n0 + g, p.n - 1), rb = min(n0 + g + 8, p.n - 1);
+  const float* wsa = p.b_scale + (ra / p.bn) * p.b_nblk;
+  const float* wsb = p.b_scale + (rb / p.bn) * p.b_nblk;
+  const uint8_t* xr = p.a + (static_cast<int64_t>(min(m0 + g, p.m - 1)) * p.k + 16 * t) * 2;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int c = 0; c < nchunks; ++c) {
+    const int kend = min(p.k, (c + 1) * kBulkKc);
+    for (int kb = c * kBulkKc + warp * 128; kb < kend; kb += kWarps * 128) {
+      uint4 qx[2][2];  // A first: its latency overlaps the wait
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) v += red[w][r][col];
-    const int n = n0 + r, m = m0 + col;
-    if (n < p.n && m < p.m) StoreOut(p, m, n, v);
+      for (int tt = 0; tt < 2; ++tt) {
+        if (kb + tt * 64 < p.k) {
+          const uint4* q = reinterpret_cast<const uint4*>(xr + (kb + tt * 64) * 2);
+          qx[tt][0] = __ldg(q);
+          qx[tt][1] = __ldg(q + 1);
+        }
+      }
+      detail::MbarWait(detail::SharedAddr(&full[c]), 0);
+      const uint8_t* wa = smem + (c * 16 + g) * kBulkRowStride + (kb - c * kBulkKc) + 16 * t;
+      const uint8_t* wb = wa + 8 * kBulkRowStride;
+      float cc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int tt = 0; tt < 2; ++tt) {
+        if (kb + tt * 64 < p.k) {
+          const uint4 qa = *reinterpret_cast<const uint4*>(wa + tt * 64);
+          const uint4 qb = *reinterpret_cast<const uint4*>(wb + tt * 64);
+          const uint32_t ca[4] = {qa.x, qa.y, qa.z, qa.w}, cb[4] = {qb.x, qb.y, qb.z, qb.w};
+          const uint32_t xa[8] = {qx[tt][0].x, qx[tt][0].y, qx[tt][0].z, qx[tt][0].w,
+                                  qx[tt][1].x, qx[tt][1].y, qx[tt][1].z, qx[tt][1].w};
+#pragma unroll
+          for (int s = 0; s < 4; ++s) {
+            uint32_t a0, a1, a2, a3;  // rows g / g + 8, k 16t + 4s + {0, 1} / {2, 3}
+            Decode4<BF, kBf16>(ca[s], a0, a2);
+            Decode4<BF, kBf16>(cb[s], a1, a3);
+            Mma16816<kBf16>(cc, a0, a1, a2, a3, xa[2 * s], xa[2 * s + 1]);
+          }
+        }
+      }
+      const float sba = __ldg(wsa + kb / p.b_blk), sbb = __ldg(wsb + kb / p.b_blk);
+      acc[0] = fmaf(cc[0], sba, acc[0]);  // row g, token 2t
+      acc[1] = fmaf(cc[1], sba, acc[1]);  // row g, token 2t+1
+      acc[2] = fmaf(cc[2], sbb, acc[2]);  // row g+8, token 2t
+      acc[3] = fmaf(cc[3], sbb, acc[3]);  // row g+8, token 2t+1
+    }
   }
+  BulkReduceStore(p, red, acc, n0, m0);
 #endif
 }
 
@@ -687,8 +781,26 @@ cudaError_t LaunchMmaBulkStorage(const GemvParams& p, Fp8Format af, Fp8Format b,
   return LaunchMmaBulk<kE5M2, kE5M2, AQ>(p, grid, pdl, s);
 }
 
+template <int AK, int BF>
+cudaError_t LaunchWoBulk(const GemvParams& p, dim3 grid, bool pdl, cudaStream_t s) {
+  if (cudaError_t e = detail::AllowDynamicSmem<GemvWoBulkKernel<AK, BF>>(kBulkSmem);
+      e != cudaSuccess) {
+    return e;
+  }
+  return LaunchWithPdl(GemvWoBulkKernel<AK, BF>, p, grid, pdl, s, kBulkSmem);
+}
+
 cudaError_t LaunchMmaBulkFormats(const GemvParams& p, const GemmLaunchArgs& a, dim3 grid, bool pdl,
                                  cudaStream_t s) {
+  if (!a.quantize_a && !IsFp8DType(a.a_type)) {  // weight-only: float16 / bfloat16 A
+    const bool be4 = a.b_format == Fp8Format::kE4M3FN;
+    if (a.a_type == DType::kFloat16) {
+      return be4 ? LaunchWoBulk<kAF16, kE4M3>(p, grid, pdl, s)
+                 : LaunchWoBulk<kAF16, kE5M2>(p, grid, pdl, s);
+    }
+    return be4 ? LaunchWoBulk<kABF16, kE4M3>(p, grid, pdl, s)
+               : LaunchWoBulk<kABF16, kE5M2>(p, grid, pdl, s);
+  }
   if (!a.quantize_a)
     return LaunchMmaBulkStorage<kCodes>(p, ToFp8Format(a.a_type), a.b_format, grid, pdl, s);
   switch (a.a_type) {
@@ -701,18 +813,33 @@ cudaError_t LaunchMmaBulkFormats(const GemvParams& p, const GemmLaunchArgs& a, d
   }
 }
 
+// A and B at 16-byte boundaries: the vector loads and bulk copies of every variant but the scalar.
+bool OperandsAligned16(const GemmLaunchArgs& a) {
+  return reinterpret_cast<uintptr_t>(a.a) % 16 == 0 && reinterpret_cast<uintptr_t>(a.b) % 16 == 0;
+}
+
 // K-block length the tensor-core variant promotes at (128 or 64), 0 if it does not apply.
 int MmaBlock(const GemmLaunchArgs& a) {
   if (!IsFp8DType(a.a_type) || a.k <= 0 || a.k % 64 != 0) return 0;
-  if (reinterpret_cast<uintptr_t>(a.a) % 16 != 0 || reinterpret_cast<uintptr_t>(a.b) % 16 != 0) return 0;
+  if (!OperandsAligned16(a)) return 0;
   auto fits = [&](int64_t block, int64_t p) { return block <= 0 || block >= a.k || block % p == 0; };
   if (fits(a.block_k, 128) && fits(a.a_block, 128)) return 128;
   if (fits(a.block_k, 64) && fits(a.a_block, 64)) return 64;
   return 0;
 }
 
-// The bulk-copy kernel: Hopper (the sm_90a build), 128-long K blocks, M <= 8, K <= 6144 and one
-// wave of 16-row tiles at 2 CTAs an SM (see GemvMmaBulkKernel).
+// Weight-only A for GemvWoBulkKernel: float16 / bfloat16, K % 64 == 0 (whole 64-long tiles of
+// the staged rows), 16-byte aligned A and B, B's blocks whole multiples of the 128-long K block.
+bool WoBulkShapeApplies(const GemmLaunchArgs& a) {
+  if (a.a_type != DType::kFloat16 && a.a_type != DType::kBFloat16) return false;
+  if (a.k <= 0 || a.k % 64 != 0) return false;
+  if (!OperandsAligned16(a)) return false;
+  return a.block_k <= 0 || a.block_k >= a.k || a.block_k % 128 == 0;
+}
+
+// The bulk-copy kernels: Hopper (the sm_90a build), 128-long K blocks, M <= 8, K <= 6144 and one
+// wave of 16-row tiles at 2 CTAs an SM (see GemvMmaBulkKernel); FP8 A (GemvMmaBulkKernel, also
+// with a_quant_type) or weight-only float16 / bfloat16 A (GemvWoBulkKernel).
 //
 // With a_quant_type (A float / float16 / bfloat16): A's groups must be the 128-long K blocks
 // (a_block 128, or one group covering K <= 128), K % 64 == 0, block_k fitting 128 as for FP8 A,
@@ -736,7 +863,9 @@ bool BulkApplies(const GemmLaunchArgs& a) {
         BulkFusedSmem(static_cast<int>(rows), static_cast<int>(a.k)) > kBulkFusedSmemMax) {
       return false;
     }
-  } else if (MmaBlock(a) != 128) {
+  } else if (IsFp8DType(a.a_type)) {
+    if (MmaBlock(a) != 128) return false;
+  } else if (!WoBulkShapeApplies(a)) {
     return false;
   }
   return (a.n + 15) / 16 <= 2 * static_cast<int64_t>(CurrentSmCount());
@@ -744,7 +873,7 @@ bool BulkApplies(const GemmLaunchArgs& a) {
 
 bool VectorApplies(const GemmLaunchArgs& a) {
   if (a.k % 16 != 0) return false;
-  if (reinterpret_cast<uintptr_t>(a.a) % 16 != 0 || reinterpret_cast<uintptr_t>(a.b) % 16 != 0) return false;
+  if (!OperandsAligned16(a)) return false;
   if (BlockShift(a.block_k, a.k) < 0) return false;
   if (IsFp8DType(a.a_type) && BlockShift(a.a_block, a.k) < 0) return false;
   return true;

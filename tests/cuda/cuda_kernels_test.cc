@@ -381,6 +381,7 @@ constexpr cuda::W8A8Tile kW8A8Tiles[] = {cuda::W8A8Tile::k128x128, cuda::W8A8Til
                                          cuda::W8A8Tile::k128x256, cuda::W8A8Tile::k128x128_db};
 // The same for the bulk-copy streaming kernel (Hopper).
 int g_gemv_bulk_runs = 0;
+int g_gemv_wo_bulk_runs = 0;  // the same kernel family with float16 / bfloat16 A
 
 // Runs the dispatcher (cuBLASLt where it applies) and the streaming kernel on one case.
 // Returns the path the dispatcher took.
@@ -438,8 +439,10 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
   // The weight-only tensor-core kernel: exact products, float32 tensor-core sums (Hopper's may
   // truncate), so it is held to the spec's bound (docs/OPERATORS.md 1.5): 2 (K + 2) 2^-24.
   const double wo_eps = 2.0 * static_cast<double>(c.k + 2) * 0x1p-24;
+  // The weight-only bulk-copy streaming kernel (float16 / bfloat16 A): the same bound.
+  const bool fp8_a = IsFp8DType(c.a_type);
   CheckGemm(c, d, dy.Download(),
-            used == GemmPath::kWeightOnlyMma
+            used == GemmPath::kWeightOnlyMma || (used == GemmPath::kGemvTensorCoreBulk && !fp8_a)
                 ? wo_eps
                 : acc_eps(cuda::IsCublasLtPath(used) || used == GemmPath::kGemvTensorCore ||
                           used == GemmPath::kGemvTensorCoreBulk || used == GemmPath::kW8A8Wgmma),
@@ -494,11 +497,13 @@ GemmPath RunGemmCase(const GemmCase& c, std::mt19937& rng) {
     }
     EXPECT_EQ(cuda::LaunchFp8Gemv(g, nullptr, v), cudaSuccess);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    CheckGemm(
-        c, d, dy.Download(),
-        acc_eps(v == cuda::GemvVariant::kTensorCore || v == cuda::GemvVariant::kTensorCoreBulk),
-        cuda::GemvVariantName(v));
-    if (v == cuda::GemvVariant::kTensorCoreBulk) ++g_gemv_bulk_runs;
+    CheckGemm(c, d, dy.Download(),
+              v == cuda::GemvVariant::kTensorCoreBulk && !fp8_a
+                  ? wo_eps
+                  : acc_eps(v == cuda::GemvVariant::kTensorCore ||
+                            v == cuda::GemvVariant::kTensorCoreBulk),
+              cuda::GemvVariantName(v));
+    if (v == cuda::GemvVariant::kTensorCoreBulk) ++(fp8_a ? g_gemv_bulk_runs : g_gemv_wo_bulk_runs);
   }
   return used;
 }
@@ -590,6 +595,79 @@ TEST(CudaFp8Gemm, BulkCopyStreamingKernel) {
   g.m = 8;
   g.k = 6144 + 128;
   EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
+}
+
+// The weight-only bulk-copy streaming kernel (Hopper; float16 / bfloat16 A used as it is, M <= 8,
+// K % 64 == 0, K <= 3 chunks of 2048, B's blocks multiples of 128 in K): one to three chunks, a
+// last chunk shorter than the others, N not a multiple of the 16-row tile, M = 1 and partial
+// token tiles, 128x128 / per-channel / per-tensor weight scales, both weight formats, every
+// output type, with and without bias; held to the float32 bound of the weight-only kernels. And
+// the limits of where it applies.
+TEST(CudaFp8Gemm, BulkCopyWeightOnly) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(21);
+  const int before = g_gemv_wo_bulk_runs;
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{1, 37, 6144}, {3, 200, 4224}, {8, 1000, 2048},
+                          {5, 16, 128},  {2, 130, 2176}, {1, 64, 192}};
+  struct Gran {
+    int64_t bn, bk;
+  };
+  const Gran grans[] = {{128, 128}, {1, 0}, {0, 0}};
+  int i = 0;
+  for (const Shape& sh : shapes) {
+    for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
+      ++i;
+      const Gran gr = grans[i % 3];
+      const GemmCase c{sh.m,
+                       sh.n,
+                       sh.k,
+                       gr.bn,
+                       gr.bk,
+                       0,
+                       i % 2 == 0 ? DType::kBFloat16 : DType::kFloat16,
+                       i % 5 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                       out,
+                       i % 4 == 1};
+      RunGemmCase(c, rng);
+      if (HasFailure()) return;
+    }
+  }
+  if (!IsHopper()) return;
+  EXPECT_EQ(g_gemv_wo_bulk_runs - before, 3 * static_cast<int>(std::size(shapes)));
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  cuda::GemmLaunchArgs g;
+  g.m = 1;
+  g.k = 4096;
+  g.n = 32 * prop.multiProcessorCount;
+  g.a_type = DType::kFloat16;
+  g.block_n = 128;
+  g.block_k = 128;
+  DevBuf a(16), b(16);
+  g.a = a.p;
+  g.b = static_cast<const uint8_t*>(b.p);
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
+  g.a_type = DType::kBFloat16;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
+  g.a_type = DType::kFloat;  // no 32-bit tensor-core form
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  g.a_type = DType::kFloat16;
+  g.n += 1;  // a second wave of tiles
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  g.n = 64;
+  g.m = 9;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  g.m = 8;
+  g.k = 6144 + 128;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  g.k = 4096 + 32;  // K % 64 != 0
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  g.k = 4096;
+  g.block_k = 64;  // B's blocks shorter than the 128-long K block
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
 }
 
 // FP8GEMM's a_quant_type: the dispatcher (on Hopper, A quantized by the bulk-copy streaming kernel
