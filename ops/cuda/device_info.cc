@@ -63,4 +63,10 @@ bool PdlEnabled() {
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
+bool GemvBulkEnabled() {
+  if (!CurrentDeviceIsSm90a()) return false;
+  const char* v = std::getenv("FP8OPS_CUDA_GEMV_BULK");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
 }  // namespace fp8ops::cuda

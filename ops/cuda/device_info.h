@@ -20,6 +20,11 @@ bool CurrentDeviceIsSm90a();
 // unless FP8OPS_CUDA_PDL=0 (read at every call, so that a benchmark can compare).
 bool PdlEnabled();
 
+// The streaming kernels' bulk-copy variants (sm_90a; GemvMmaBulkKernel, GemvWoBulkKernel): on
+// unless FP8OPS_CUDA_GEMV_BULK=0 (read at every call, as FP8OPS_CUDA_PDL), so that a whole model
+// can be timed with and without them in one run.
+bool GemvBulkEnabled();
+
 }  // namespace fp8ops::cuda
 
 #endif  // FP8OPS_OPS_CUDA_DEVICE_INFO_H_

@@ -850,7 +850,7 @@ bool WoBulkShapeApplies(const GemmLaunchArgs& a) {
 // K = N = 4096 12.9 vs 9.1 us (the CTA's quantization pass does not hide behind the weight
 // stream when two CTAs fill every SM).
 bool BulkApplies(const GemmLaunchArgs& a) {
-  if (a.m > 8 || a.k > kBulkChunks * kBulkKc || !CurrentDeviceIsSm90a()) return false;
+  if (a.m > 8 || a.k > kBulkChunks * kBulkKc || !GemvBulkEnabled()) return false;
   if (a.quantize_a) {
     if (!IsFloatDType(a.a_type) || a.m != 1) return false;
     GemmLaunchArgs codes = a;  // the FP8 problem's conditions on K, block_k and alignment
