@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Call 4 (stop 18): the weight-only bulk-copy GEMV (branch wip/wo-bulk) on a GPU: its tests, memcheck, fp8_cuda_bench --decode.
-# Carry build/devpack (packed from that branch, without ort/). Output in $OUT.
+# Call 4 (stop 18): the weight-only bulk-copy GEMV on a GPU: its tests, memcheck, fp8_cuda_bench --decode.
+# Carry build/devpack (scripts/cuda_run.sh --pack, without its ort/ folder). Output in $OUT.
 export LD_LIBRARY_PATH=$PWD/build/devpack/lib:/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib
 B=build/devpack/bin
 nvidia-smi --query-gpu=name --format=csv,noheader
