@@ -183,6 +183,16 @@ bool AnyAbsAtLeast(const void* a, DType type, int64_t n, float limit) {
 
 }  // namespace
 
+void GemvScaleProducts(const BView& b, const float* ascale, int64_t m_rows, int64_t blk,
+                       int64_t s0, int64_t s1, float factor, float* prod) {
+  const float* bs = b.b_scale + blk * b.nbk;
+  for (int64_t m = 0; m < m_rows; ++m) {
+    float* pr = prod + m * b.nseg;
+    const float* as = ascale + m * b.nseg;
+    for (int64_t s = s0; s < s1; ++s) pr[s] = bs[b.seg_kb[s]] * as[s] * factor;
+  }
+}
+
 absl::Status RunSerial(size_t n, absl::FunctionRef<void(size_t)> task) {
   for (size_t i = 0; i < n; ++i) task(i);
   return absl::OkStatus();

@@ -329,12 +329,7 @@ __attribute__((target("avx512bf16"))) void Gemv(const GemvArgs* g) {
         const int64_t blk = r / b->bn;
         if (blk != cached[i]) {
           cached[i] = blk;
-          const float* bs = b->b_scale + blk * b->nbk;
-          for (int m = 0; m < M; ++m) {
-            float* pr = prod + (i * M + m) * nseg;
-            const float* as = g->ascale + m * nseg;
-            for (int64_t s = s0; s < s1; ++s) pr[s] = bs[b->seg_kb[s]] * as[s] * unscale;
-          }
+          GemvScaleProducts(*b, g->ascale, M, blk, s0, s1, unscale, prod + i * M * nseg);
         }
       }
       __m512 tot[R][M];

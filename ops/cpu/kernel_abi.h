@@ -71,6 +71,13 @@ struct GemvArgs {
   int64_t slab;
 };
 
+// The GEMVs' scale products for one row slot whose row lies in block `blk` of B's scales:
+// prod[m * nseg + s] = b_scale(blk, seg_kb[s]) * ascale[m * nseg + s] * factor for m < m_rows and
+// the segments [s0, s1) of one slab (factor: the decoder's power of two). Both GEMVs call it when
+// a slot's row enters another block; not inline (the note above), and not on the per-chunk path.
+void GemvScaleProducts(const BView& b, const float* ascale, int64_t m_rows, int64_t blk,
+                       int64_t s0, int64_t s1, float factor, float* prod);
+
 // The float tile path's A^T for up to 16 rows of FP8 A: row i < rows of codes at a + i * lda
 // (format 17 / 19), chunks [g0, g1) of B's segmentation decoded in a_order_f32 and times
 // scale[i * b->nseg + s]; element j of chunk g of row i goes to dst[(g * chunk + j) * w + i], rows
