@@ -64,9 +64,11 @@ bool PdlEnabled() {
 }
 
 bool GemvBulkEnabled() {
-  if (!CurrentDeviceIsSm90a()) return false;
-  const char* v = std::getenv("FP8OPS_CUDA_GEMV_BULK");
-  return v == nullptr || std::strcmp(v, "0") != 0;
+  static const bool allowed = [] {
+    const char* v = std::getenv("FP8OPS_CUDA_GEMV_BULK");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return allowed && CurrentDeviceIsSm90a();
 }
 
 }  // namespace fp8ops::cuda

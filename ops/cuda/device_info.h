@@ -21,8 +21,8 @@ bool CurrentDeviceIsSm90a();
 bool PdlEnabled();
 
 // The streaming kernels' bulk-copy variants (sm_90a; GemvMmaBulkKernel, GemvWoBulkKernel): on
-// unless FP8OPS_CUDA_GEMV_BULK=0 (read at every call, as FP8OPS_CUDA_PDL), so that a whole model
-// can be timed with and without them in one run.
+// unless FP8OPS_CUDA_GEMV_BULK=0 (read once per process; the launchers ask at every GEMV), so
+// that a whole model can be timed with and without them, a process each.
 bool GemvBulkEnabled();
 
 }  // namespace fp8ops::cuda

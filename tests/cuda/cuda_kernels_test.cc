@@ -541,6 +541,58 @@ TEST(CudaFp8Gemm, DecodeShapesAllGranularities) {
 
 bool IsHopper();
 
+struct BulkShape {
+  int64_t m, n, k;
+};
+
+// Every shape with each output type (bfloat16, float16, float); make(shape, out, i) gives case i
+// (counted from 1). Stops at the first failure.
+template <typename Make>
+void RunBulkShapes(const std::vector<BulkShape>& shapes, std::mt19937& rng, Make make) {
+  int i = 0;
+  for (const BulkShape& sh : shapes) {
+    for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
+      RunGemmCase(make(sh, out, ++i), rng);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+// Arguments at the bulk-copy kernels' limits: M = 1, K = 4096, 128x128 blocks and the most 16-row
+// tiles of one wave (2 CTAs an SM); A and B 16-byte aligned (never read).
+struct BulkLimitArgs {
+  DevBuf a{16}, b{16};
+  cuda::GemmLaunchArgs g;
+  explicit BulkLimitArgs(DType a_type) {
+    cudaDeviceProp prop{};
+    EXPECT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+    g.m = 1;
+    g.k = 4096;
+    g.n = 32 * prop.multiProcessorCount;
+    g.a_type = a_type;
+    g.a_block = IsFp8DType(a_type) ? 128 : 0;
+    g.block_n = 128;
+    g.block_k = 128;
+    g.a = a.p;
+    g.b = static_cast<const uint8_t*>(b.p);
+  }
+};
+
+// The bulk-copy kernel applies at those limits and not past them (a second wave of tiles, M = 9,
+// K over three chunks), where `fallback` runs. Leaves l.g at M = 8, N = 64, K = 6272.
+void ExpectBulkLimits(BulkLimitArgs& l, cuda::GemvVariant fallback) {
+  cuda::GemmLaunchArgs& g = l.g;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
+  g.n += 1;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), fallback);
+  g.n = 64;
+  g.m = 9;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), fallback);
+  g.m = 8;
+  g.k = 6144 + 128;
+  EXPECT_EQ(cuda::ResolveGemvVariant(g), fallback);
+}
+
 // The bulk-copy streaming kernel (Hopper, M <= 8, 128-long K blocks, K <= 3 chunks of 2048): one
 // to three chunks, a last chunk shorter than the others, N not a multiple of the 16-row tile,
 // every format pair and output type, with and without bias; and the limits of where it applies.
@@ -548,53 +600,24 @@ TEST(CudaFp8Gemm, BulkCopyStreamingKernel) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(12);
   const int before = g_gemv_bulk_runs;
-  struct Shape {
-    int64_t m, n, k;
-  };
-  const Shape shapes[] = {
+  const std::vector<BulkShape> shapes = {
       {1, 37, 6144}, {3, 200, 4224}, {8, 1000, 2048}, {5, 16, 128}, {2, 130, 2176}};
-  int i = 0;
-  for (const Shape& sh : shapes) {
-    for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
-      ++i;
-      const GemmCase c{sh.m,
-                       sh.n,
-                       sh.k,
-                       128,
-                       i % 2 == 0 ? 128 : 0,  // 128x128 blocks or per channel
-                       128,
-                       i % 4 == 1 ? DType::kE5M2 : DType::kE4M3FN,
-                       i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
-                       out,
-                       i % 2 == 1};
-      RunGemmCase(c, rng);
-      if (HasFailure()) return;
-    }
-  }
-  if (!IsHopper()) return;
-  EXPECT_EQ(g_gemv_bulk_runs - before, 3 * static_cast<int>(std::size(shapes)));
-  cudaDeviceProp prop{};
-  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  cuda::GemmLaunchArgs g;
-  g.m = 1;
-  g.k = 4096;
-  g.n = 32 * prop.multiProcessorCount;
-  g.a_type = DType::kE4M3FN;
-  g.a_block = 128;
-  g.block_n = 128;
-  g.block_k = 128;
-  DevBuf a(16), b(16);
-  g.a = a.p;
-  g.b = static_cast<const uint8_t*>(b.p);
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
-  g.n += 1;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
-  g.n = 64;
-  g.m = 9;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
-  g.m = 8;
-  g.k = 6144 + 128;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCore);
+  RunBulkShapes(shapes, rng, [](const BulkShape& sh, DType out, int i) {
+    return GemmCase{sh.m,
+                    sh.n,
+                    sh.k,
+                    128,
+                    i % 2 == 0 ? 128 : 0,  // 128x128 blocks or per channel
+                    128,
+                    i % 4 == 1 ? DType::kE5M2 : DType::kE4M3FN,
+                    i % 3 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                    out,
+                    i % 2 == 1};
+  });
+  if (HasFailure() || !IsHopper()) return;
+  EXPECT_EQ(g_gemv_bulk_runs - before, 3 * static_cast<int>(shapes.size()));
+  BulkLimitArgs l(DType::kE4M3FN);
+  ExpectBulkLimits(l, cuda::GemvVariant::kTensorCore);
 }
 
 // The weight-only bulk-copy streaming kernel (Hopper; float16 / bfloat16 A used as it is, M <= 8,
@@ -607,62 +630,32 @@ TEST(CudaFp8Gemm, BulkCopyWeightOnly) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(21);
   const int before = g_gemv_wo_bulk_runs;
-  struct Shape {
-    int64_t m, n, k;
-  };
-  const Shape shapes[] = {{1, 37, 6144}, {3, 200, 4224}, {8, 1000, 2048},
-                          {5, 16, 128},  {2, 130, 2176}, {1, 64, 192}};
-  struct Gran {
-    int64_t bn, bk;
-  };
-  const Gran grans[] = {{128, 128}, {1, 0}, {0, 0}};
-  int i = 0;
-  for (const Shape& sh : shapes) {
-    for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat}) {
-      ++i;
-      const Gran gr = grans[i % 3];
-      const GemmCase c{sh.m,
-                       sh.n,
-                       sh.k,
-                       gr.bn,
-                       gr.bk,
-                       0,
-                       i % 2 == 0 ? DType::kBFloat16 : DType::kFloat16,
-                       i % 5 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
-                       out,
-                       i % 4 == 1};
-      RunGemmCase(c, rng);
-      if (HasFailure()) return;
-    }
+  const std::vector<BulkShape> shapes = {{1, 37, 6144}, {3, 200, 4224}, {8, 1000, 2048},
+                                         {5, 16, 128},  {2, 130, 2176}, {1, 64, 192}};
+  RunBulkShapes(shapes, rng, [](const BulkShape& sh, DType out, int i) {
+    const int64_t grans[3][2] = {{128, 128}, {1, 0}, {0, 0}};  // block_n, block_k
+    return GemmCase{sh.m,
+                    sh.n,
+                    sh.k,
+                    grans[i % 3][0],
+                    grans[i % 3][1],
+                    0,
+                    i % 2 == 0 ? DType::kBFloat16 : DType::kFloat16,
+                    i % 5 == 1 ? Fp8Format::kE5M2 : Fp8Format::kE4M3FN,
+                    out,
+                    i % 4 == 1};
+  });
+  if (HasFailure() || !IsHopper()) return;
+  EXPECT_EQ(g_gemv_wo_bulk_runs - before, 3 * static_cast<int>(shapes.size()));
+  {
+    BulkLimitArgs l(DType::kBFloat16);
+    EXPECT_EQ(cuda::ResolveGemvVariant(l.g), cuda::GemvVariant::kTensorCoreBulk);
+    l.g.a_type = DType::kFloat;  // no 32-bit tensor-core form
+    EXPECT_EQ(cuda::ResolveGemvVariant(l.g), cuda::GemvVariant::kVector);
   }
-  if (!IsHopper()) return;
-  EXPECT_EQ(g_gemv_wo_bulk_runs - before, 3 * static_cast<int>(std::size(shapes)));
-  cudaDeviceProp prop{};
-  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  cuda::GemmLaunchArgs g;
-  g.m = 1;
-  g.k = 4096;
-  g.n = 32 * prop.multiProcessorCount;
-  g.a_type = DType::kFloat16;
-  g.block_n = 128;
-  g.block_k = 128;
-  DevBuf a(16), b(16);
-  g.a = a.p;
-  g.b = static_cast<const uint8_t*>(b.p);
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
-  g.a_type = DType::kBFloat16;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kTensorCoreBulk);
-  g.a_type = DType::kFloat;  // no 32-bit tensor-core form
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
-  g.a_type = DType::kFloat16;
-  g.n += 1;  // a second wave of tiles
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
-  g.n = 64;
-  g.m = 9;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
-  g.m = 8;
-  g.k = 6144 + 128;
-  EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
+  BulkLimitArgs l(DType::kFloat16);
+  ExpectBulkLimits(l, cuda::GemvVariant::kVector);
+  cuda::GemmLaunchArgs& g = l.g;
   g.k = 4096 + 32;  // K % 64 != 0
   EXPECT_EQ(cuda::ResolveGemvVariant(g), cuda::GemvVariant::kVector);
   g.k = 4096;
