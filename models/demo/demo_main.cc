@@ -258,11 +258,13 @@ void PrintModelTable(const std::vector<Measured>& ms, const std::string& latency
   std::printf("\n%s  %12s  %12s  %12s  %12s  %10s  %s\n", Pad("model", name_w).c_str(),
               "GEMM weights", "all weights", "file", "peak RSS", "load", latency_label.c_str());
   for (const auto& m : ms) {
-    std::printf("%s  %12s  %12s  %12s  %12s  %7.1f ms  %8.2f ms (min %.2f)\n",
+    // Three decimals under 10 ms: GPU decode steps take a few tenths of a millisecond.
+    const int dec = m.probe.median_ms < 10 ? 3 : 2;
+    std::printf("%s  %12s  %12s  %12s  %12s  %7.1f ms  %8.*f ms (min %.*f)\n",
                 Pad(m.model.name, name_w).c_str(), Mib(m.summary.gemm_weight_bytes).c_str(),
                 Mib(m.summary.constant_bytes).c_str(), Mib(m.summary.file_bytes).c_str(),
-                Mib(m.probe.peak_rss_kib * 1024).c_str(), m.probe.load_ms, m.probe.median_ms,
-                m.probe.min_ms);
+                Mib(m.probe.peak_rss_kib * 1024).c_str(), m.probe.load_ms, dec,
+                m.probe.median_ms, dec, m.probe.min_ms);
   }
   const bool gpu = ms[0].probe.gpu_loaded_bytes >= 0;
   if (gpu) {
