@@ -11,11 +11,16 @@
 #                                       /tmp/fp8ops_stage), for files too large for one call's
 #                                       carry (ONNX Runtime's CUDA provider: 3 parts, one per call
 #                                       while the machine stays warm); --run joins them
+#   scripts/cuda_run.sh --pack-xz FILE  --pack with ONNX Runtime's CUDA provider cut to sm_90
+#                                       (scripts/fatbin_keep_arch.py), as one tar.xz: with it one
+#                                       call carries everything to a Hopper GPU (about 57 MB)
+#   scripts/cuda_run.sh --run-xz FILE   on the GPU machine: unpack FILE into /tmp and --run it
 #   scripts/cuda_run.sh --make-ort-parts   here: (re)make those parts from the ORT download:
 #                                       build-cuda/ort_aa, ort_ab, ort_ac (xz stream split in 55 MiB
 #                                       parts) and build-cuda/ort_core (libonnxruntime.so xz, the
-#                                       shared provider library, the parts' sha256); --pack copies
-#                                       ort_core into DIR/ort
+#                                       shared provider library, the parts' sha256) and
+#                                       build-cuda/ort_sm90 (the provider cut to sm_90, xz);
+#                                       --pack copies ort_core into DIR/ort
 #
 # The 4-call sequence on a lent GPU (run tool, 30 s idle limit between calls):
 #   carry build-cuda/ort_aa: scripts/cuda_run.sh --stage build-cuda/ort_aa   (same for ort_ab, ort_ac)
@@ -63,6 +68,8 @@ while [ $# -gt 0 ]; do
     --model-bench-8b) DO_MODEL8B=1 ;;
     --conformance) DO_CONF=1 ;;
     --stage) MODE=stage; PACK_DIR=$2; shift ;;
+    --pack-xz) MODE=pack_xz; PACK_DIR=$2; shift ;;
+    --run-xz) MODE=run_xz; PACK_DIR=$2; shift ;;
     --make-ort-parts) MODE=make_ort_parts ;;
     -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "cuda_run.sh: unknown option $1" >&2; exit 2 ;;
@@ -91,6 +98,9 @@ pack() {
   cp "$BUILD/tests/cuda/cuda_kernels_test" "$BUILD/tests/cuda/cuda_ort_test" "$BUILD/bench/cuda/fp8_cuda_bench" "$dir/bin/"
   cp "$BUILD/models/demo/fp8ops_demo" "$BUILD/graph_pass/fp8ops" "$BUILD/models/gen/fp8ops_gen_models" "$dir/bin/"
   if [ -d build-cuda/ort_core ]; then cp -r build-cuda/ort_core "$dir/ort"; fi
+  if [ "${FP8OPS_PACK_PROVIDER_SM90:-0}" = 1 ] && [ -f build-cuda/ort_sm90/prov_sm90.so.xz ]; then
+    cp build-cuda/ort_sm90/prov_sm90.so.xz "$dir/ort/"
+  fi
   local f
   for f in "$dir"/bin/* "$dir"/lib/*.so; do
     ldd "$f" | awk '/=> \// {print $3}'
@@ -111,16 +121,20 @@ pack() {
 join_ort() {
   local ort=$1 dst=/tmp/ortlib
   [ -e "$dst/libonnxruntime_providers_cuda.so" ] && { echo "$dst"; return 0; }
-  ls "$STAGE"/prov.xz.part_* >/dev/null 2>&1 || return 1
-  [ -f "$ort/prov.sha256" ] || return 1
-  local sum
-  sum=$(cat "$STAGE"/prov.xz.part_* | sha256sum | cut -c1-64)
-  if [ "$sum" != "$(cut -c1-64 "$ort/prov.sha256")" ]; then
-    echo "ORT CUDA provider parts: sha256 mismatch ($sum)" >&2
-    return 1
-  fi
   mkdir -p "$dst"
-  cat "$STAGE"/prov.xz.part_* | xz -d -T0 > "$dst/libonnxruntime_providers_cuda.so" || return 1
+  if [ -f "$ort/prov_sm90.so.xz" ]; then  # the provider cut to sm_90, carried in the pack
+    xz -d -T0 -c "$ort/prov_sm90.so.xz" > "$dst/libonnxruntime_providers_cuda.so" || return 1
+  else
+    ls "$STAGE"/prov.xz.part_* >/dev/null 2>&1 || return 1
+    [ -f "$ort/prov.sha256" ] || return 1
+    local sum
+    sum=$(cat "$STAGE"/prov.xz.part_* | sha256sum | cut -c1-64)
+    if [ "$sum" != "$(cut -c1-64 "$ort/prov.sha256")" ]; then
+      echo "ORT CUDA provider parts: sha256 mismatch ($sum)" >&2
+      return 1
+    fi
+    cat "$STAGE"/prov.xz.part_* | xz -d -T0 > "$dst/libonnxruntime_providers_cuda.so" || return 1
+  fi
   xz -d -c "$ort/libonnxruntime.so.1.29.0.xz" > "$dst/libonnxruntime.so.1.29.0" || return 1
   ln -sf libonnxruntime.so.1.29.0 "$dst/libonnxruntime.so.1"
   ln -sf libonnxruntime.so.1.29.0 "$dst/libonnxruntime.so"
@@ -263,6 +277,10 @@ case "$MODE" in
     cat build-cuda/ort_a?/prov.xz.part_* | sha256sum | cut -c1-64 > build-cuda/ort_core/prov.sha256
     xz -T0 -c "$lib/libonnxruntime.so.1.29.0" > build-cuda/ort_core/libonnxruntime.so.1.29.0.xz
     cp "$lib/libonnxruntime_providers_shared.so" build-cuda/ort_core/
+    # The provider cut to sm_90 (Hopper: H100 / H200), small enough to carry in one call.
+    mkdir -p build-cuda/ort_sm90
+    python3 scripts/fatbin_keep_arch.py "$lib/libonnxruntime_providers_cuda.so" build-cuda/prov_sm90.so 90 &&
+      xz -T0 -c build-cuda/prov_sm90.so > build-cuda/ort_sm90/prov_sm90.so.xz && rm -f build-cuda/prov_sm90.so
     du -sh build-cuda/ort_*
     ;;
   pack)
@@ -271,6 +289,19 @@ case "$MODE" in
     ;;
   run)
     run_all "$PACK_DIR/bin" "$PACK_DIR/bin" "$PACK_DIR/lib" "$PACK_DIR/lib/libfp8ops.so"
+    ;;
+  pack_xz)
+    build || exit 1
+    [ -f build-cuda/ort_sm90/prov_sm90.so.xz ] || { echo "run --make-ort-parts first" >&2; exit 1; }
+    tmp=$(mktemp -d)
+    FP8OPS_PACK_PROVIDER_SM90=1 pack "$tmp/fp8ops_pack"
+    tar -C "$tmp" -cf - fp8ops_pack | xz -T0 -6 > "$PACK_DIR" || exit 1
+    rm -rf "$tmp"
+    ls -la "$PACK_DIR"
+    ;;
+  run_xz)
+    rm -rf /tmp/fp8ops_pack && xz -d -T0 -c "$PACK_DIR" | tar -x -C /tmp || exit 1
+    run_all /tmp/fp8ops_pack/bin /tmp/fp8ops_pack/bin /tmp/fp8ops_pack/lib /tmp/fp8ops_pack/lib/libfp8ops.so
     ;;
   all)
     build || exit 1
