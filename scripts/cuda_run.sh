@@ -22,6 +22,9 @@
 #                                       build-cuda/ort_sm90 (the provider cut to sm_90, xz);
 #                                       --pack copies ort_core into DIR/ort
 #
+# One call on a lent Hopper GPU (not yet tried on one): here scripts/cuda_run.sh --make-ort-parts
+# (once) and --pack-xz build-cuda/pack.tar.xz; there, carrying that file:
+#   RESULTS_DIR=$OUT scripts/cuda_run.sh --run-xz build-cuda/pack.tar.xz --model-bench
 # The 4-call sequence on a lent GPU (run tool, 30 s idle limit between calls):
 #   carry build-cuda/ort_aa: scripts/cuda_run.sh --stage build-cuda/ort_aa   (same for ort_ab, ort_ac)
 #   carry build-cuda/devpack: RESULTS_DIR=$OUT scripts/cuda_run.sh --run build-cuda/devpack --model-bench
