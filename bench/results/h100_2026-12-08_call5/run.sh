@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Call 5 (stop 19, 2026-12-08). Carry build/call5: devpack.tar.xz (`FP8OPS_CUDA_BUILD_DIR=build
-# scripts/cuda_run.sh --pack build/devpack`, tar + xz), prov_sm90.so.xz (ONNX Runtime's CUDA
-# provider cut to sm_90 by scripts/fatbin_keep_arch.py) and probe2 (built from
-# bench/results/cuda_2026-12-07_wgmma_probe/probe.cu).
+# Call 5 (stop 19, 2026-12-08). Carry build/call5: pack.tar.xz (`FP8OPS_CUDA_BUILD_DIR=build
+# scripts/cuda_run.sh --pack-xz build/call5/pack.tar.xz`: the binaries with ONNX Runtime's CUDA
+# provider cut to sm_90) and probe2 (built from bench/results/cuda_2026-12-07_wgmma_probe/probe.cu).
 #  1. cuda_kernels_test (all), memcheck (now with both bulk-copy tests), cuda_ort_test: the
 #     binaries of d5362a4 (the bulk-copy test refactor, compiled only so far).
 #  2. Whole hidden-2048 model, CUDA graphs, seq 1: FP8OPS_CUDA_GEMV_BULK=1 / 0 alternating, FP16
@@ -17,18 +16,12 @@ PART=${1:-1}
 C=$PWD/build/call5
 R=$OUT/call5
 mkdir -p "$R"
-P=/tmp/devpack
-[ -d $P ] || xz -d -c "$C/devpack.tar.xz" | tar -x -C /tmp
-# ONNX Runtime with its CUDA provider, the provider's fatbin cut to sm_90 (scripts/
-# fatbin_keep_arch.py: every other architecture's cubins zeroed, 38 MB xz instead of 3 staged
-# parts), beside the pack's libonnxruntime.so.
-if [ ! -e /tmp/ortlib/libonnxruntime_providers_cuda.so ] && [ -f "$C/prov_sm90.so.xz" ]; then
-  mkdir -p /tmp/ortlib
-  xz -d -T0 -c "$C/prov_sm90.so.xz" > /tmp/ortlib/libonnxruntime_providers_cuda.so
-  xz -d -c $P/ort/libonnxruntime.so.1.29.0.xz > /tmp/ortlib/libonnxruntime.so.1.29.0
-  ln -sf libonnxruntime.so.1.29.0 /tmp/ortlib/libonnxruntime.so.1
-  ln -sf libonnxruntime.so.1.29.0 /tmp/ortlib/libonnxruntime.so
-  cp $P/ort/libonnxruntime_providers_shared.so /tmp/ortlib/
+P=/tmp/fp8ops_pack
+# The pack (scripts/cuda_run.sh --pack-xz) holds ONNX Runtime's CUDA provider cut to sm_90; its
+# --run-xz unpacks it into $P and joins ONNX Runtime into /tmp/ortlib.
+if [ ! -d $P ]; then
+  RESULTS_DIR=$R/unpack scripts/cuda_run.sh --run-xz "$C/pack.tar.xz" --no-tests --no-bench > "$R/unpack.txt" 2>&1
+  grep -i "onnx runtime" "$R/unpack.txt"
 fi
 export ORT_CUDA_LIB=/tmp/ortlib
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n1)
