@@ -40,7 +40,9 @@
 #   --model-bench (the generated Llama-style decoder, FP16 vs its FP8 rewrites, in ORT's CUDA EP:
 #   latency at seq 1 and prefill lengths, output cosine, GPU memory per session; needs ORT),
 #   --model-bench-8b (the same at Llama-3-8B widths: hidden 4096, 32 heads, MLP 14336, 4 layers;
-#   CUDA-graph EP, seq 1 and 512), --conformance (the conformance suite on the CUDA EP; needs ORT).
+#   CUDA-graph EP, seq 1 and 512), --conformance (the conformance suite on the CUDA EP; needs ORT),
+#   --peers (bench/session_bench --ep=cuda-graph: chains of projections in FP16, MatMulNBits 8-bit,
+#   ONNX Runtime's MatMulBlockQuantizedFp8Weight and fp8ops' ops side by side; needs ORT).
 # Environment: CUDA_LIBS (folder with libcudart/libcublas/libcublasLt 13, added to
 # LD_LIBRARY_PATH), RESULTS_DIR, ORT_CUDA_LIB.
 set -uo pipefail
@@ -57,6 +59,7 @@ DO_SAN=1
 DO_MODEL=0
 DO_MODEL8B=0
 DO_CONF=0
+DO_PEERS=0
 STAGE=${STAGE:-/tmp/fp8ops_stage}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -70,6 +73,7 @@ while [ $# -gt 0 ]; do
     --model-bench) DO_MODEL=1 ;;
     --model-bench-8b) DO_MODEL8B=1 ;;
     --conformance) DO_CONF=1 ;;
+    --peers) DO_PEERS=1 ;;
     --stage) MODE=stage; PACK_DIR=$2; shift ;;
     --pack-xz) MODE=pack_xz; PACK_DIR=$2; shift ;;
     --run-xz) MODE=run_xz; PACK_DIR=$2; shift ;;
@@ -81,7 +85,7 @@ while [ $# -gt 0 ]; do
 done
 
 BUILD=${FP8OPS_CUDA_BUILD_DIR:-build-cuda}
-TARGETS="fp8ops fp8ops_cuda cuda_kernels_test cuda_ort_test fp8_cuda_bench fp8ops_demo fp8ops_cli_main fp8ops_gen_models"
+TARGETS="fp8ops fp8ops_cuda cuda_kernels_test cuda_ort_test fp8_cuda_bench fp8ops_demo fp8ops_cli_main fp8ops_gen_models session_bench"
 
 build() {
   local ort_root
@@ -100,6 +104,7 @@ pack() {
   cp "$BUILD/libfp8ops.so" "$BUILD/libfp8ops_cuda.so" "$dir/lib/"
   cp "$BUILD/tests/cuda/cuda_kernels_test" "$BUILD/tests/cuda/cuda_ort_test" "$BUILD/bench/cuda/fp8_cuda_bench" "$dir/bin/"
   cp "$BUILD/models/demo/fp8ops_demo" "$BUILD/graph_pass/fp8ops" "$BUILD/models/gen/fp8ops_gen_models" "$dir/bin/"
+  cp "$BUILD/bench/session_bench" "$dir/bin/"
   if [ -d build-cuda/ort_core ]; then cp -r build-cuda/ort_core "$dir/ort"; fi
   if [ "${FP8OPS_PACK_PROVIDER_SM90:-0}" = 1 ] && [ -f build-cuda/ort_sm90/prov_sm90.so.xz ]; then
     cp build-cuda/ort_sm90/prov_sm90.so.xz "$dir/ort/"
@@ -216,6 +221,18 @@ run_all() {
     FP8OPS_LLM_HIDDEN=4096 FP8OPS_LLM_HEADS=32 FP8OPS_LLM_INTERMEDIATE=14336 FP8OPS_LLM_LAYERS=4 \
       FP8OPS_MODEL_EPS=${FP8OPS_MODEL_EPS_8B:-cuda-graph} FP8OPS_MODEL_SEQS=${FP8OPS_MODEL_SEQS_8B:-1 512} \
       model_bench "$bin" "$plugin" "$results" model_bench_8b_cuda_ep.log || status=1
+  fi
+  if [ "$DO_PEERS" = 1 ]; then
+    echo "== fp8ops beside ONNX Runtime's own GPU ops (session_bench --ep=cuda-graph)"
+    if [ -x "$bin/session_bench" ]; then
+      "$bin/session_bench" --ep=cuda-graph --plugin="$plugin" --dir=/tmp > "$results/session_bench_cuda.md" \
+        2> "$results/session_bench_cuda.log"
+      local rc=$?
+      tail -n 14 "$results/session_bench_cuda.md"
+      [ "$rc" = 0 ] || status=1
+    else
+      echo "skipped: no session_bench in $bin"
+    fi
   fi
   if [ "$DO_CONF" = 1 ]; then
     echo "== conformance on the CUDA EP"

@@ -10,7 +10,10 @@
 #     weight-only; seq 1 and 128): where the model's time goes, GEMMs against the rest.
 #  4. Nsight Compute --set full on the W8A8 wgmma product loop (probe2 "E") at 4096^3: stall
 #     reasons for the M >= 1024 gap to cuBLASLt.
-# Usage: run.sh 1 (steps 1-3), then run.sh 2 (the 8B-width profile and step 4) on the warm machine.
+#  5. fp8ops beside ONNX Runtime's own GPU ops (cuda_run.sh --peers: session_bench --ep=cuda-graph,
+#     FP16 MatMul, MatMulNBits 8-bit, MatMulBlockQuantizedFp8Weight; never measured before).
+# Usage: run.sh 1 (steps 1-3), then on the warm machine run.sh 2 (the 8B-width profile and step 4)
+# and run.sh 3 (step 5, about 5 min).
 set -u
 PART=${1:-1}
 C=$PWD/build/call5
@@ -30,6 +33,10 @@ if [ "$PART" = 1 ]; then
 RESULTS_DIR=$R scripts/cuda_run.sh --run $P --no-bench > "$R/run.txt" 2>&1
 echo "tests rc=$?" | tee -a "$R/run.txt"
 grep -E "PASSED|FAILED|passed|failed|memcheck exit|ERROR SUMMARY|skipped" "$R/run.txt" | head -20
+fi
+if [ "$PART" = 3 ]; then
+  RESULTS_DIR=$R scripts/cuda_run.sh --run $P --no-tests --no-bench --peers 2>&1 | tail -n 16
+  exit 0
 fi
 if [ "$PART" = 2 ]; then
 timeout 150 "$NCU" --kernel-name regex:Kern --launch-skip 9 --launch-count 1 --set full \
