@@ -31,20 +31,34 @@ def rows(path):
     return out
 
 
+# fp8ops' kernels (ops/cuda/*.cu, namespace fp8ops::cuda): QuantizeFP8's, FP8GEMM's (the GEMV,
+# weight-only and wgmma kernels, the scale re-layouts ahead of cuBLASLt) and the rest.
+FP8OPS_QUANTIZE = ("QuantizeVecKernel", "QuantizeGenericKernel")
+FP8OPS_GEMM = ("GemvMmaBulkKernel", "GemvMmaKernel", "GemvScalarKernel", "GemvVecKernel",
+               "GemvWoBulkKernel", "W8A8WgmmaKernel", "WoMma2Kernel", "WoMmaKernel",
+               "WoWgmmaKernel", "TransposeF32Kernel", "ExpandBlocksKernel")
+
+
 def category(name):
-    n = name.lower()
-    if "quantizefp8" in n or "quantize_fp8" in n or "quantizekernel" in n:
+    if any(k in name for k in FP8OPS_QUANTIZE):
         return "QuantizeFP8"
-    if "fp8ops" in n or "gemv" in n or "wgmma" in n or "womma" in n:
+    if any(k in name for k in FP8OPS_GEMM):
         return "FP8GEMM (fp8ops)"
-    if "gemm" in n or "xmma" in n or "cutlass" in n or "gemv" in n or "sm90_" in n:
+    if "fp8ops" in name:
+        return "other fp8ops"
+    n = name.lower()
+    # cuBLAS / cuBLASLt (FP16 MatMul, and FP8GEMM's cuBLASLt path): gemm, gemv, xmma, cutlass
+    # kernels; split-K reductions are cuBLAS's too.
+    if any(k in n for k in ("gemm", "gemv", "xmma", "cutlass", "splitkreduce", "sm90_", "sm80_")):
         return "GEMM (cuBLAS)"
     return "other (ONNX Runtime)"
 
 
 def short(name):
-    name = re.sub(r"\(.*", "", name)
-    return name[:90]
+    name = name.replace("(anonymous namespace)::", "")
+    if name.startswith("void "):
+        name = name[5:]
+    return re.sub(r"\(.*", "", name)[:90]
 
 
 for path in sys.argv[1:]:
