@@ -172,12 +172,17 @@ void BlockFp8Weight(int64_t l, int64_t in, int64_t out, std::vector<uint8_t>* q,
   }
 }
 
-// Writes the model of `kind` for `s` and returns its path. gpu: float16 activations and output
-// for every kind but fp32.
+// Whether the model of `kind` takes and returns float16: fp16 always, every kind but fp32 on the
+// GPU.
+bool Float16Io(const std::string& kind, bool gpu) {
+  return kind == "fp16" || (gpu && kind != "fp32");
+}
+
+// Writes the model of `kind` for `s` and returns its path (activation types: Float16Io).
 std::string BuildModel(const std::string& kind, const Shape& s, const std::string& dir, bool gpu) {
   ModelWriter w(absl::StrCat(dir, "/", kind, "_", s.Name(), ".onnx"));
   auto& m = w.model();
-  const bool f16 = kind == "fp16" || (gpu && kind != "fp32");
+  const bool f16 = Float16Io(kind, gpu);
   const int32_t act = f16 ? 10 : 1;
   AddInput(m, "x", act, {s.m, s.k});
   std::string cur = "x";
@@ -333,7 +338,7 @@ Result Measure(const std::string& kind, const Shape& s, const std::string& dir, 
     r.error = std::string(session.status().message()).substr(0, 200);
     return r;
   }
-  const bool f16 = kind == "fp16" || (gpu && kind != "fp32");
+  const bool f16 = Float16Io(kind, gpu);
   const std::vector<float> x = InputValues(s);
   host::HostTensor xt;
   if (f16) {
@@ -375,6 +380,28 @@ Result Measure(const std::string& kind, const Shape& s, const std::string& dir, 
   return r;
 }
 
+// Every kind of one shape, errors reported on stderr.
+std::map<std::string, Result> MeasureAll(const std::vector<std::string>& kinds, const Shape& s,
+                                         const std::string& dir, int threads, int runs,
+                                         const std::string& ep) {
+  std::map<std::string, Result> res;
+  for (const auto& k : kinds) {
+    res[k] = Measure(k, s, dir, threads, runs, ep);
+    if (!res[k].error.empty())
+      std::fprintf(stderr, "%s %s: %s\n", k.c_str(), s.Name().c_str(), res[k].error.c_str());
+  }
+  return res;
+}
+
+// "<b's time / a's>x" (>1: a faster), "-" where either is missing or failed.
+std::string Ratio(const std::map<std::string, Result>& res, const char* a, const char* b) {
+  auto ia = res.find(a), ib = res.find(b);
+  if (ia == res.end() || ib == res.end() || ia->second.ms <= 0 || ib->second.ms <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fx", ib->second.ms / ia->second.ms);
+  return buf;
+}
+
 double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size() || a.empty()) return 0;
   double ab = 0, aa = 0, bb = 0;
@@ -402,12 +429,7 @@ int GpuMain(const std::vector<Shape>& shapes, const std::vector<std::string>& ki
   for (size_t i = 0; i < kinds.size() + 6; ++i) std::printf("---|");
   std::printf("\n");
   for (const Shape& s : shapes) {
-    std::map<std::string, Result> res;
-    for (const auto& k : kinds) {
-      res[k] = Measure(k, s, dir, 1, runs, ep);
-      if (!res[k].error.empty())
-        std::fprintf(stderr, "%s %s: %s\n", k.c_str(), s.Name().c_str(), res[k].error.c_str());
-    }
+    std::map<std::string, Result> res = MeasureAll(kinds, s, dir, 1, runs, ep);
     std::printf("| %s | %.0f |", s.Name().c_str(), static_cast<double>(s.Weights()) * 1e-6);
     const std::vector<float>& ref = res[kinds[0]].out;
     for (const auto& k : kinds) {
@@ -417,12 +439,7 @@ int GpuMain(const std::vector<Shape>& shapes, const std::vector<std::string>& ki
         std::printf(" error |");
       }
     }
-    auto ratio = [&](const char* a, const char* b) -> std::string {
-      if (!res.count(a) || !res.count(b) || res[a].ms <= 0 || res[b].ms <= 0) return "-";
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2fx", res[b].ms / res[a].ms);
-      return buf;
-    };
+    auto ratio = [&](const char* a, const char* b) { return Ratio(res, a, b); };
     std::string tbs = "-";
     if (res.count("fp8_wo") && res["fp8_wo"].ms > 0) {
       char buf[32];
@@ -514,12 +531,7 @@ int Main(int argc, char** argv) {
   for (size_t i = 0; i < kinds.size() + 5; ++i) std::printf("---|");
   std::printf("\n");
   for (const Shape& s : shapes) {
-    std::map<std::string, Result> res;
-    for (const auto& k : kinds) {
-      res[k] = Measure(k, s, dir, threads, runs, "cpu");
-      if (!res[k].error.empty())
-        std::fprintf(stderr, "%s %s: %s\n", k.c_str(), s.Name().c_str(), res[k].error.c_str());
-    }
+    std::map<std::string, Result> res = MeasureAll(kinds, s, dir, threads, runs, "cpu");
     const double wmb = static_cast<double>(s.Weights()) * 1e-6;
     std::printf("| %s | %.0f |", s.Name().c_str(), wmb);
     for (const auto& k : kinds) {
@@ -529,12 +541,7 @@ int Main(int argc, char** argv) {
         std::printf(" error |");
       }
     }
-    auto ratio = [&](const char* a, const char* b) -> std::string {
-      if (!res.count(a) || !res.count(b) || res[a].ms <= 0 || res[b].ms <= 0) return "-";
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2fx", res[b].ms / res[a].ms);
-      return buf;
-    };
+    auto ratio = [&](const char* a, const char* b) { return Ratio(res, a, b); };
     std::string gbs = "-", gfl = "-";
     if (res.count("fp8_w8a8") && res["fp8_w8a8"].ms > 0) {
       const double sec = res["fp8_w8a8"].ms * 1e-3;
